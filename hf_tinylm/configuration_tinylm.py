@@ -1,0 +1,303 @@
+"""``TinyLMConfig``: the whole model shell (embedder → core → head) as one transformers config.
+
+The component choices live in sections that mirror the model's parts (``embedder``, ``core`` with its ``attention``
+and ``ffn``, ``head``); sizes use transformers' standard names so that every tool reading a config (generate, the
+caches, lm-eval, vLLM-style loaders) finds ``hidden_size``, ``num_hidden_layers``, ``num_attention_heads`` ... The
+standard names that describe a section (layers, heads, key/value heads, FFN size, causality) are views onto it, so
+each fact is stored exactly once. Every value is validated when the config is made.
+"""
+
+import copy
+
+from transformers import PretrainedConfig
+
+from .activations import ACTIVATIONS
+from .attention import ATTENTIONS
+from .embedder import EMBEDDERS, TOKENIZER_TYPES
+from .feed_forward import FEED_FORWARDS
+from .lm_head import HEADS
+from .normalization import NORMALIZATIONS
+from .positional_encoding import POSITIONAL_ENCODINGS
+from .transformer_core import CORES
+
+INITIALIZERS = ("gpt2", "standard")
+
+# Defaults are the original project's baseline model.
+DEFAULT_SECTIONS = {
+    "embedder": {"embedder_type": "generic", "tokenizer_type": "gpt2", "dataset_name": None},
+    "core": {
+        "core_type": "generic",
+        "num_layers": 8,
+        "attention": {
+            "attention_type": "generic",
+            "num_heads": 16,
+            "group_size": 4,
+            "normalization": "rms_norm",
+            "bias": False,
+            "is_causal": True,
+        },
+        "ffn": {"ffn_type": "swiglu", "ffn_dim": 1320, "activation": "gelu", "normalization": "rms_norm", "bias": False},
+    },
+    "head": {"head_type": "generic", "normalization": "rms_norm", "bias": False},
+}
+
+# Which registry checks each component-name field.
+_NAMED_CHOICES = {
+    ("embedder", "embedder_type"): EMBEDDERS,
+    ("core", "core_type"): CORES,
+    ("core", "attention", "attention_type"): ATTENTIONS,
+    ("core", "attention", "normalization"): NORMALIZATIONS,
+    ("core", "ffn", "ffn_type"): FEED_FORWARDS,
+    ("core", "ffn", "activation"): ACTIVATIONS,
+    ("core", "ffn", "normalization"): NORMALIZATIONS,
+    ("head", "head_type"): HEADS,
+    ("head", "normalization"): NORMALIZATIONS,
+}
+
+
+def _merge_section(name: str, defaults: dict, given) -> dict:
+    """Defaults overlaid with the user's values; unknown keys are refused so typos never pass silently."""
+    if given is None:
+        return copy.deepcopy(defaults)
+    if not isinstance(given, dict):
+        raise ValueError(f"{name} must be a dict, got {type(given).__name__} {given!r}")
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if key not in defaults:
+            raise ValueError(f"{name}.{key} is not a known field; allowed: {', '.join(sorted(defaults))}")
+        if isinstance(defaults[key], dict):
+            merged[key] = _merge_section(f"{name}.{key}", defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _require_positive_int(field: str, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{field}={value!r} is invalid; allowed: a positive integer")
+
+
+def _require_bool(field: str, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{field}={value!r} is invalid; allowed: true or false")
+
+
+def _require_fraction(field: str, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{field}={value!r} is invalid; allowed: a number in [0, 1)")
+
+
+def _require_positive_number(field: str, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{field}={value!r} is invalid; allowed: a positive number")
+
+
+class TinyLMConfig(PretrainedConfig):
+    model_type = "tinylm"
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]
+
+    def __init__(
+        self,
+        vocab_size: int = 50257,
+        hidden_size: int = 512,
+        max_position_embeddings: int = 512,
+        positional_encoding_type: str = "rope",
+        rope_theta: float = 10000.0,
+        max_relative_position: int = 16,
+        embedder: dict = None,
+        core: dict = None,
+        head: dict = None,
+        tie_word_embeddings: bool = True,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        initializer: str = "gpt2",
+        initializer_range: float = 0.02,
+        rms_norm_eps: float = 1e-6,
+        layer_norm_eps: float = 1e-5,
+        use_cache: bool = True,
+        bos_token_id: int = None,
+        eos_token_id: int = None,
+        pad_token_id: int = None,
+        # Standard transformers names for facts that live in the sections; given, they override the section.
+        num_hidden_layers: int = None,
+        num_attention_heads: int = None,
+        num_key_value_heads: int = None,
+        intermediate_size: int = None,
+        is_causal: bool = None,
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.max_position_embeddings = max_position_embeddings
+        self.positional_encoding_type = positional_encoding_type
+        self.rope_theta = rope_theta
+        self.max_relative_position = max_relative_position
+        self.embedder = _merge_section("embedder", DEFAULT_SECTIONS["embedder"], embedder)
+        self.core = _merge_section("core", DEFAULT_SECTIONS["core"], core)
+        self.head = _merge_section("head", DEFAULT_SECTIONS["head"], head)
+        self.tie_word_embeddings = tie_word_embeddings
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.initializer = initializer
+        self.initializer_range = initializer_range
+        self.rms_norm_eps = rms_norm_eps
+        self.layer_norm_eps = layer_norm_eps
+        self.use_cache = use_cache
+        self.bos_token_id = bos_token_id
+        # Both original tokenizers put end-of-text last (GPT-2: 50256 of 50257; BPE: vocab_size - 1).
+        self.eos_token_id = vocab_size - 1 if eos_token_id is None and isinstance(vocab_size, int) else eos_token_id
+        self.pad_token_id = pad_token_id
+        if num_hidden_layers is not None:
+            self.core["num_layers"] = num_hidden_layers
+        if num_attention_heads is not None:
+            self.core["attention"]["num_heads"] = num_attention_heads
+        if num_key_value_heads is not None:
+            heads = self.core["attention"]["num_heads"]
+            _require_positive_int("num_key_value_heads", num_key_value_heads)
+            if heads % num_key_value_heads:
+                raise ValueError(
+                    f"num_key_value_heads={num_key_value_heads} is invalid; allowed: a divisor of "
+                    f"num_attention_heads={heads}"
+                )
+            self.core["attention"]["group_size"] = heads // num_key_value_heads
+        if intermediate_size is not None:
+            self.core["ffn"]["ffn_dim"] = intermediate_size
+        if is_causal is not None:
+            self.core["attention"]["is_causal"] = is_causal
+        # Ours first: transformers' own architecture checks would otherwise trip over bad values less clearly.
+        self.validate()
+        # Derived views written by to_dict() must not come back as plain attributes.
+        kwargs.pop("head_dim", None)
+        super().__init__(**kwargs)
+
+    # ---- standard transformers names, as views onto the sections -------------------------------------------
+    @property
+    def num_hidden_layers(self) -> int:
+        return self.core["num_layers"]
+
+    @num_hidden_layers.setter
+    def num_hidden_layers(self, value: int):
+        self.core["num_layers"] = value
+
+    @property
+    def num_attention_heads(self) -> int:
+        return self.core["attention"]["num_heads"]
+
+    @num_attention_heads.setter
+    def num_attention_heads(self, value: int):
+        self.core["attention"]["num_heads"] = value
+
+    @property
+    def num_key_value_heads(self) -> int:
+        attention = self.core["attention"]
+        return attention["num_heads"] // attention["group_size"]
+
+    @num_key_value_heads.setter
+    def num_key_value_heads(self, value: int):
+        self.core["attention"]["group_size"] = self.core["attention"]["num_heads"] // value
+
+    @property
+    def intermediate_size(self) -> int:
+        return self.core["ffn"]["ffn_dim"]
+
+    @intermediate_size.setter
+    def intermediate_size(self, value: int):
+        self.core["ffn"]["ffn_dim"] = value
+
+    @property
+    def is_causal(self) -> bool:
+        return self.core["attention"]["is_causal"]
+
+    @is_causal.setter
+    def is_causal(self, value: bool):
+        self.core["attention"]["is_causal"] = value
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def to_dict(self):
+        output = super().to_dict()
+        # Written for tools that read config.json directly; __init__ reads them back consistently.
+        for name in ("num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size", "head_dim"):
+            output[name] = getattr(self, name)
+        return output
+
+    # ---- validation ---------------------------------------------------------------------------------------
+    def validate(self):
+        """Raise ValueError naming the field, its value and what is allowed, for the first invalid value."""
+        for field in ("vocab_size", "hidden_size", "max_position_embeddings", "max_relative_position"):
+            _require_positive_int(field, getattr(self, field))
+        _require_positive_int("core.num_layers", self.core["num_layers"])
+        _require_positive_int("core.attention.num_heads", self.core["attention"]["num_heads"])
+        _require_positive_int("core.attention.group_size", self.core["attention"]["group_size"])
+        _require_positive_int("core.ffn.ffn_dim", self.core["ffn"]["ffn_dim"])
+        for field, value in (
+            ("core.attention.bias", self.core["attention"]["bias"]),
+            ("core.attention.is_causal", self.core["attention"]["is_causal"]),
+            ("core.ffn.bias", self.core["ffn"]["bias"]),
+            ("head.bias", self.head["bias"]),
+            ("tie_word_embeddings", self.tie_word_embeddings),
+        ):
+            _require_bool(field, value)
+        _require_fraction("dropout", self.dropout)
+        _require_fraction("attention_dropout", self.attention_dropout)
+        for field in ("rope_theta", "initializer_range", "rms_norm_eps", "layer_norm_eps"):
+            _require_positive_number(field, getattr(self, field))
+
+        sections = {"embedder": self.embedder, "core": self.core, "head": self.head}
+        for path, registry in _NAMED_CHOICES.items():
+            value = sections[path[0]]
+            for key in path[1:]:
+                value = value[key]
+            registry.get(value, ".".join(path))
+        POSITIONAL_ENCODINGS.get(self.positional_encoding_type, "positional_encoding_type")
+        if self.embedder["tokenizer_type"] not in TOKENIZER_TYPES:
+            raise ValueError(
+                f"embedder.tokenizer_type={self.embedder['tokenizer_type']!r} is not a known tokenizer; "
+                f"allowed: {', '.join(TOKENIZER_TYPES)}"
+            )
+        if self.initializer not in INITIALIZERS:
+            raise ValueError(f"initializer={self.initializer!r} is invalid; allowed: {', '.join(INITIALIZERS)}")
+
+        heads = self.core["attention"]["num_heads"]
+        group_size = self.core["attention"]["group_size"]
+        if self.hidden_size % heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by core.attention.num_heads={heads}; "
+                f"allowed: a hidden size that is a multiple of the number of heads"
+            )
+        if heads % group_size:
+            raise ValueError(
+                f"core.attention.num_heads={heads} is not divisible by core.attention.group_size={group_size}; "
+                f"allowed: a group size that divides the number of heads"
+            )
+        if self.positional_encoding_type == "rope" and self.head_dim % 2:
+            raise ValueError(
+                f"head dimension hidden_size/num_heads={self.head_dim} is odd, which rope cannot rotate; "
+                f"allowed: an even head dimension with positional_encoding_type='rope'"
+            )
+        for field in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            value = getattr(self, field, None)
+            ids = value if isinstance(value, list) else [value]
+            for token_id in ids:
+                if token_id is not None and (
+                    isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < self.vocab_size
+                ):
+                    raise ValueError(
+                        f"{field}={value!r} is invalid; allowed: None or an id in [0, vocab_size={self.vocab_size})"
+                    )
+
+    # ---- the original project's config format -------------------------------------------------------------
+    @classmethod
+    def from_stlm(cls, model_cfg, **kwargs) -> "TinyLMConfig":
+        """Build from the ``model:`` section of an original STLM config (a dict or an OmegaConf DictConfig)."""
+        from .stlm_config import stlm_to_kwargs
+
+        return cls(**stlm_to_kwargs(model_cfg), **kwargs)
+
+    def to_stlm(self) -> dict:
+        """The ``model:`` section of an original STLM config describing this model."""
+        from .stlm_config import config_to_stlm
+
+        return config_to_stlm(self)

@@ -1,0 +1,89 @@
+"""Embedders: text → token ids (when a tokenizer is attached) → dense vectors with absolute positions.
+
+The seed's embedder interface is ``tokenize_input``, ``decode``, ``pad_batch`` and ``truncate``; they need a
+tokenizer, which is attached with ``set_tokenizer`` (``TinyLMForCausalLM.from_pretrained`` attaches the one saved
+with the model when there is one). The tensor path (``forward``) never needs it.
+"""
+
+import torch
+from torch import nn
+
+from .component_registry import ComponentRegistry
+from .positional_encoding import POSITIONAL_ENCODINGS
+
+EMBEDDERS = ComponentRegistry("embedder")
+
+# Tokenizers a config can name (the original's embedder.tokenizer_type).
+TOKENIZER_TYPES = ("gpt2", "bpe")
+
+
+@EMBEDDERS.register("generic")
+class GenericEmbedder(nn.Module):
+    """Token embedding + absolute positional encoding (if any) + dropout."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.context_window = config.max_position_embeddings
+        self.token_embedder = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.positional_encoding = POSITIONAL_ENCODINGS.get(config.positional_encoding_type)(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.tokenizer = None
+
+    def forward(self, input_ids=None, position_ids=None, inputs_embeds=None) -> torch.Tensor:
+        embeddings = self.token_embedder(input_ids) if inputs_embeds is None else inputs_embeds
+        embeddings = self.positional_encoding.add_to_embeddings(embeddings, position_ids)
+        return self.dropout(embeddings)
+
+    # ---- the seed's text interface -----------------------------------------------------------------------
+    def set_tokenizer(self, tokenizer):
+        # Stored outside the module registry: a tokenizer is not an nn.Module and has no state_dict.
+        object.__setattr__(self, "tokenizer", tokenizer)
+
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError(
+                "this embedder has no tokenizer attached; call model.set_tokenizer(tokenizer) "
+                "or load a model folder that contains one"
+            )
+        return self.tokenizer
+
+    def tokenize_input(self, text: str, truncate: bool = False, add_eot: bool = False) -> list:
+        tokenizer = self._require_tokenizer()
+        ids = list(tokenizer.encode(text, add_special_tokens=False))
+        if add_eot:
+            ids.append(_end_of_text_id(tokenizer))
+        return self.truncate([ids])[0] if truncate else ids
+
+    def decode(self, token_ids) -> str:
+        if isinstance(token_ids, torch.Tensor):
+            token_ids = token_ids.tolist()
+        return self._require_tokenizer().decode(token_ids)
+
+    def truncate(self, token_lists: list) -> list:
+        """Keep the most recent ``context_window`` tokens of each sequence (what a causal model can still see)."""
+        return [list(ids)[-self.context_window :] for ids in token_lists]
+
+    def pad_batch(self, token_lists: list, direction: str = "right"):
+        """Pad to a rectangle; returns (ids [b, s] long, attention mask [b, s] long with 1 on real tokens)."""
+        if direction not in ("left", "right"):
+            raise ValueError(f"direction={direction!r} is invalid; allowed: 'left', 'right'")
+        tokenizer = self._require_tokenizer()
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _end_of_text_id(tokenizer)
+        width = max((len(ids) for ids in token_lists), default=0)
+        ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(token_lists), width), dtype=torch.long)
+        for row, tokens in enumerate(token_lists):
+            if not tokens:
+                continue
+            span = slice(width - len(tokens), width) if direction == "left" else slice(0, len(tokens))
+            ids[row, span] = torch.tensor(list(tokens), dtype=torch.long)
+            mask[row, span] = 1
+        return ids, mask
+
+
+def _end_of_text_id(tokenizer) -> int:
+    for name in ("eot_token_id", "eos_token_id"):
+        value = getattr(tokenizer, name, None)
+        if value is not None:
+            return value
+    raise ValueError("the attached tokenizer has neither eot_token_id nor eos_token_id")

@@ -107,6 +107,9 @@ class TinyLMPreTrainedModel(SharingMixin, PreTrainedModel):
 class TinyLMModel(TinyLMPreTrainedModel):
     """Embedder → transformer core; returns the core's last hidden state (the head owns the final norm)."""
 
+    # Loading a causal-LM folder into the base model leaves the head behind, on purpose.
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
+
     def __init__(self, config: TinyLMConfig):
         super().__init__(config)
         config.validate()

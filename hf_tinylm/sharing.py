@@ -8,7 +8,7 @@ on the Hub without our marker line) is never replaced; pushing only adds tags to
 import os
 import tempfile
 
-from huggingface_hub import CommitOperationAdd, HfApi, ModelCard
+from huggingface_hub import HfApi, ModelCard
 from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
 from .model_card import BASE_TAGS, CARD_MARKER, build_model_card, merge_tags
@@ -31,12 +31,6 @@ def _default_commit_message(model) -> str:
     # transformers' wording, so commits look the same whichever push path made them.
     name = type(model).__name__
     return "Upload model" if "Model" in name else f"Upload {name}"
-
-
-def _top_level_mtimes(folder: str) -> dict:
-    if not os.path.isdir(folder):
-        return {}
-    return {name: os.path.getmtime(os.path.join(folder, name)) for name in os.listdir(folder)}
 
 
 class SharingMixin:
@@ -73,38 +67,13 @@ class SharingMixin:
                 self._write_card_if_absent(save_directory)
             return result
 
-        # transformers' own push path would write its generic card over ours: save locally, then upload here.
+        # transformers' own push path would write its generic card over ours: save here, then push our way.
         hub = {name: kwargs.pop(name) for name in _HUB_KWARGS if name in kwargs}
-        token = kwargs.get("token")
-        before = _top_level_mtimes(os.fspath(save_directory))
         result = super().save_pretrained(save_directory, is_main_process, state_dict, False, *args, **kwargs)
-        if not save_on_this_rank:
-            return result
-        api = HfApi(token=token)
-        repo_id = hub.get("repo_id") or os.path.basename(os.path.normpath(os.fspath(save_directory)))
-        repo_id = api.create_repo(repo_id, private=hub.get("private"), exist_ok=True).repo_id
-        self._write_card_if_absent(save_directory, repo_id=repo_id, tags=hub.get("tags"))
-        folder = os.fspath(save_directory)
-        changed = [name for name, mtime in _top_level_mtimes(folder).items() if before.get(name) != mtime]
-        operations = []
-        for name in sorted(changed):
-            path = os.path.join(folder, name)
-            if os.path.isdir(path):
-                for child in sorted(os.listdir(path)):
-                    if os.path.isfile(os.path.join(path, child)):
-                        operations.append(CommitOperationAdd(f"{name}/{child}", os.path.join(path, child)))
-            elif os.path.isfile(path):
-                operations.append(CommitOperationAdd(name, path))
-        revision = hub.get("revision")
-        self._ensure_branch(api, repo_id, revision, hub.get("create_pr", False))
-        api.create_commit(
-            repo_id=repo_id,
-            operations=operations,
-            commit_message=hub.get("commit_message") or _default_commit_message(self),
-            commit_description=hub.get("commit_description"),
-            revision=revision,
-            create_pr=hub.get("create_pr", False),
-        )
+        if save_on_this_rank:
+            self._write_card_if_absent(save_directory)
+            repo_id = hub.pop("repo_id", None) or os.path.basename(os.path.normpath(os.fspath(save_directory)))
+            self.push_to_hub(repo_id, token=kwargs.get("token"), **hub)
         return result
 
     # ---- pushing -------------------------------------------------------------------------------------------
@@ -126,7 +95,7 @@ class SharingMixin:
         remote_tags = list(remote.data.tags or [])
         if CARD_MARKER in remote_text:
             # Ours from an earlier push: regenerate (the model may have changed), keeping tags added since.
-            return self.model_card_text(repo_id=repo_id, tags=merge_tags(tags, remote_tags))
+            return self.model_card_text(repo_id=repo_id, tags=merge_tags(remote_tags, tags))
         remote.data.tags = merge_tags(remote_tags, self.model_card_tags(tags))
         return str(remote)
 

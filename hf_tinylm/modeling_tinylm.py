@@ -192,7 +192,7 @@ class TinyLMModel(TinyLMPreTrainedModel):
             attention_mask=mask,
             position_embeddings=positions.rotary_embeddings(hidden_states, position_ids),
             relative_buckets=relative_buckets,
-            cache=cache if use_cache or cache is not None else None,
+            cache=cache,
             **kwargs,
         )
         return BaseModelOutputWithPast(

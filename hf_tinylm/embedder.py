@@ -5,6 +5,8 @@ tokenizer, which is attached with ``set_tokenizer`` (``TinyLMForCausalLM.from_pr
 with the model when there is one). The tensor path (``forward``) never needs it.
 """
 
+import os
+
 import torch
 from torch import nn
 
@@ -13,8 +15,13 @@ from .positional_encoding import POSITIONAL_ENCODINGS
 
 EMBEDDERS = ComponentRegistry("embedder")
 
-# Tokenizers a config can name (the original's embedder.tokenizer_type).
-TOKENIZER_TYPES = ("gpt2", "bpe")
+# Tokenizers a config can name: the original's two (embedder.tokenizer_type), and "auto" for whatever tokenizer is
+# saved with the model (models converted from other families, e.g. Llama, bring their own).
+TOKENIZER_TYPES = ("gpt2", "bpe", "auto")
+
+
+# Files that mark a folder as holding a transformers tokenizer.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 @EMBEDDERS.register("generic")
@@ -27,6 +34,7 @@ class GenericEmbedder(nn.Module):
         self.token_embedder = nn.Embedding(config.vocab_size, config.hidden_size)
         self.positional_encoding = POSITIONAL_ENCODINGS.get(config.positional_encoding_type)(config)
         self.dropout = nn.Dropout(config.dropout)
+        self.config = config
         self.tokenizer = None
 
     def forward(self, input_ids=None, position_ids=None, inputs_embeds=None) -> torch.Tensor:
@@ -39,13 +47,24 @@ class GenericEmbedder(nn.Module):
         # Stored outside the module registry: a tokenizer is not an nn.Module and has no state_dict.
         object.__setattr__(self, "tokenizer", tokenizer)
 
-    def _require_tokenizer(self):
+    def attached_tokenizer(self):
+        """The attached tokenizer; a model loaded from a folder finds the one saved beside it on first use."""
         if self.tokenizer is None:
+            folder = getattr(self.config, "name_or_path", None)
+            if folder and any(os.path.isfile(os.path.join(folder, name)) for name in _TOKENIZER_FILES):
+                from transformers import AutoTokenizer
+
+                self.set_tokenizer(AutoTokenizer.from_pretrained(folder))
+        return self.tokenizer
+
+    def _require_tokenizer(self):
+        tokenizer = self.attached_tokenizer()
+        if tokenizer is None:
             raise ValueError(
                 "this embedder has no tokenizer attached; call model.set_tokenizer(tokenizer) "
                 "or load a model folder that contains one"
             )
-        return self.tokenizer
+        return tokenizer
 
     def tokenize_input(self, text: str, truncate: bool = False, add_eot: bool = False) -> list:
         tokenizer = self._require_tokenizer()

@@ -135,7 +135,8 @@ def architecture_rows(model) -> list:
         ("Positional encoding", f"`{config.positional_encoding_type}`: {positional}"),
         ("Word embeddings", tying),
         ("Context window", f"{config.max_position_embeddings} tokens"),
-        ("Vocabulary", f"{config.vocab_size:,} tokens, `{tokenizer}` tokenizer"
+        ("Vocabulary", f"{config.vocab_size:,} tokens, "
+                       + ("the tokenizer saved with the model" if tokenizer == "auto" else f"`{tokenizer}` tokenizer")
                        + (f" (trained on `{dataset}`)" if dataset else "")),
     ]
 

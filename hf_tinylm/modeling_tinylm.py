@@ -121,6 +121,11 @@ class TinyLMModel(TinyLMPreTrainedModel):
     def get_input_embeddings(self):
         return self.embedder.token_embedder
 
+    @property
+    def tokenizer(self):
+        """The attached tokenizer (or the one saved beside a loaded model), else None."""
+        return self.embedder.attached_tokenizer()
+
     def set_input_embeddings(self, value):
         self.embedder.token_embedder = value
 
@@ -229,7 +234,8 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
 
     @property
     def tokenizer(self):
-        return self.model.embedder.tokenizer
+        """The attached tokenizer (or the one saved beside a loaded model), else None."""
+        return self.model.tokenizer
 
     @can_return_tuple
     def forward(

@@ -53,6 +53,12 @@ class SharingMixin:
             handle.write(self.model_card_text(repo_id=repo_id, tags=tags))
         return True
 
+    def _save_tokenizer(self, save_directory):
+        # A saved model folder carries its tokenizer, so pipeline(...) and the embedder's text methods just work.
+        tokenizer = getattr(self, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
+
     # ---- saving --------------------------------------------------------------------------------------------
     def save_pretrained(
         self, save_directory, is_main_process: bool = True, state_dict=None, push_to_hub: bool = False, *args, **kwargs
@@ -65,6 +71,7 @@ class SharingMixin:
             result = super().save_pretrained(save_directory, is_main_process, state_dict, False, *args, **kwargs)
             if save_on_this_rank and os.path.isdir(save_directory):
                 self._write_card_if_absent(save_directory)
+                self._save_tokenizer(save_directory)
             return result
 
         # transformers' own push path would write its generic card over ours: save here, then push our way.
@@ -72,6 +79,7 @@ class SharingMixin:
         result = super().save_pretrained(save_directory, is_main_process, state_dict, False, *args, **kwargs)
         if save_on_this_rank:
             self._write_card_if_absent(save_directory)
+            self._save_tokenizer(save_directory)
             repo_id = hub.pop("repo_id", None) or os.path.basename(os.path.normpath(os.fspath(save_directory)))
             self.push_to_hub(repo_id, token=kwargs.get("token"), **hub)
         return result

@@ -69,3 +69,19 @@ def test_bad_direction_and_missing_tokenizer_raise_clear_errors(embedder):
     with pytest.raises(ValueError, match="no tokenizer attached"):
         bare.tokenize_input("x")
     assert "tokenizer" not in dict(bare.named_modules())
+
+
+def test_saved_folder_carries_the_tokenizer_and_serves_pipelines(tmp_path):
+    from transformers import AutoModelForCausalLM, pipeline
+
+    model = tiny_model()
+    model.set_tokenizer(char_tokenizer())
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "tokenizer.json").is_file()
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert reloaded.model.embedder.tokenizer is None  # found lazily, on first use
+    assert reloaded.model.embedder.decode(reloaded.model.embedder.tokenize_input("abc")) == "abc"
+    assert reloaded.tokenizer is reloaded.model.embedder.tokenizer
+    generator = pipeline("text-generation", model=str(tmp_path))
+    text = generator("hello", max_new_tokens=4, do_sample=False)[0]["generated_text"]
+    assert text.startswith("hello") and len(text) > len("hello")

@@ -13,13 +13,6 @@ from huggingface_hub.errors import EntryNotFoundError, RevisionNotFoundError
 
 from .model_card import BASE_TAGS, CARD_MARKER, build_model_card, merge_tags
 
-# Module paths as transformers flattens them next to the weights.
-AUTO_MAP = {
-    "AutoConfig": "configuration_tinylm.TinyLMConfig",
-    "AutoModel": "modeling_tinylm.TinyLMModel",
-    "AutoModelForCausalLM": "modeling_tinylm.TinyLMForCausalLM",
-}
-
 README_NAME = "README.md"
 # Keywords of save_pretrained(push_to_hub=True) that belong to the Hub, not to the local save.
 _HUB_KWARGS = ("repo_id", "commit_message", "commit_description", "create_pr", "private", "revision", "tags")
@@ -35,6 +28,16 @@ def _default_commit_message(model) -> str:
 
 class SharingMixin:
     """Mixed into ``TinyLMPreTrainedModel``; transformers only maps the saved class, so we add the other two."""
+
+    # {Auto class: "module_file.ClassName"} as transformers flattens the files next to the weights; model families
+    # defined in other files (byte-level, next-thought) name their own classes.
+    AUTO_MAP = {
+        "AutoConfig": "configuration_tinylm.TinyLMConfig",
+        "AutoModel": "modeling_tinylm.TinyLMModel",
+        "AutoModelForCausalLM": "modeling_tinylm.TinyLMForCausalLM",
+    }
+    # Added to the model card's tags after hf_tinylm's own.
+    FAMILY_TAGS = ()
 
     # ---- model card ----------------------------------------------------------------------------------------
     def model_card_text(self, repo_id: str = None, tags=None) -> str:
@@ -64,24 +67,18 @@ class SharingMixin:
         self, save_directory, is_main_process: bool = True, state_dict=None, push_to_hub: bool = False, *args, **kwargs
     ):
         auto_map = dict(getattr(self.config, "auto_map", None) or {})
-        auto_map.update(AUTO_MAP)
+        auto_map.update(self.AUTO_MAP)
         self.config.auto_map = auto_map
         save_on_this_rank = self._save_on_this_rank(is_main_process)
-        if not push_to_hub:
-            result = super().save_pretrained(save_directory, is_main_process, state_dict, False, *args, **kwargs)
-            if save_on_this_rank and os.path.isdir(save_directory):
-                self._write_card_if_absent(save_directory)
-                self._save_tokenizer(save_directory)
-            return result
-
         # transformers' own push path would write its generic card over ours: save here, then push our way.
-        hub = {name: kwargs.pop(name) for name in _HUB_KWARGS if name in kwargs}
+        hub = {name: kwargs.pop(name) for name in _HUB_KWARGS if name in kwargs} if push_to_hub else {}
         result = super().save_pretrained(save_directory, is_main_process, state_dict, False, *args, **kwargs)
-        if save_on_this_rank:
+        if save_on_this_rank and os.path.isdir(save_directory):
             self._write_card_if_absent(save_directory)
             self._save_tokenizer(save_directory)
-            repo_id = hub.pop("repo_id", None) or os.path.basename(os.path.normpath(os.fspath(save_directory)))
-            self.push_to_hub(repo_id, token=kwargs.get("token"), **hub)
+            if push_to_hub:
+                repo_id = hub.pop("repo_id", None) or os.path.basename(os.path.normpath(os.fspath(save_directory)))
+                self.push_to_hub(repo_id, token=kwargs.get("token"), **hub)
         return result
 
     # ---- pushing -------------------------------------------------------------------------------------------
@@ -109,7 +106,7 @@ class SharingMixin:
 
     def model_card_tags(self, tags=None) -> list:
         """The card's tags: hf_tinylm's own, then ``self.model_tags``, then ``tags``."""
-        return merge_tags(BASE_TAGS, getattr(self, "model_tags", None), tags)
+        return merge_tags(BASE_TAGS, self.FAMILY_TAGS, getattr(self, "model_tags", None), tags)
 
     def push_to_hub(
         self,

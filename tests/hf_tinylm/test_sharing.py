@@ -28,7 +28,9 @@ from hf_tinylm.positional_encoding import (  # noqa: E402
     rotary_inverse_frequencies,
     sinusoidal_table,
 )
-from hf_tinylm.sharing import AUTO_MAP  # noqa: E402
+from hf_tinylm.sharing import SharingMixin  # noqa: E402
+
+AUTO_MAP = SharingMixin.AUTO_MAP
 
 VOCAB = 64
 IDS = torch.tensor([[5, 17, 3, 60, 42, 8, 1], [63, 0, 22, 9, 31, 14, 2]])

@@ -69,12 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
+    from .generation.cli import add_generate_subparser
+
+    add_generate_subparser(commands)
+
     try:
         from tokenizers_ext.cli import add_tokenizer_subparser
     except ImportError:
         pass
     else:
         add_tokenizer_subparser(commands)
+    try:
+        from conversion.cli import add_convert_subparser
+    except ImportError:
+        pass
+    else:
+        add_convert_subparser(commands)
     return parser
 
 

@@ -1,0 +1,47 @@
+"""Next-thought models: text → latent thoughts → the next thought → its tokens.
+
+Public names: ``TinyLMNextThoughtConfig`` / ``TinyLMNextThoughtModel`` / ``TinyLMNextThoughtForCausalLM``
+(model_type ``"tinylm_next_thought"``, registered with AutoConfig, AutoModel and AutoModelForCausalLM on import)
+and the components ``HierarchicalEncoder``, ``AttentionPoolingLayer``, ``BaselineLatentCore`` (in the
+``LATENT_CORES`` registry) and ``VariableLengthLatentDecoder``. The modeling code lives in flat ``hf_tinylm``
+files so that ``save_pretrained`` can copy it next to the weights; docs/experimental.md describes the objective
+and the decisions the original left open.
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+from hf_tinylm.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
+from hf_tinylm.modeling_tinylm_next_thought import (
+    TinyLMNextThoughtCausalLMOutput,
+    TinyLMNextThoughtForCausalLM,
+    TinyLMNextThoughtModel,
+    TinyLMNextThoughtModelOutput,
+    TinyLMNextThoughtPreTrainedModel,
+)
+from hf_tinylm.next_thought_components import (
+    LATENT_CORES,
+    AttentionPoolingLayer,
+    BaselineLatentCore,
+    HierarchicalEncoder,
+    VariableLengthLatentDecoder,
+    kept_token_count,
+)
+
+AutoConfig.register(TinyLMNextThoughtConfig.model_type, TinyLMNextThoughtConfig, exist_ok=True)
+AutoModel.register(TinyLMNextThoughtConfig, TinyLMNextThoughtModel, exist_ok=True)
+AutoModelForCausalLM.register(TinyLMNextThoughtConfig, TinyLMNextThoughtForCausalLM, exist_ok=True)
+
+__all__ = [
+    "TinyLMNextThoughtConfig",
+    "TinyLMNextThoughtModel",
+    "TinyLMNextThoughtForCausalLM",
+    "TinyLMNextThoughtPreTrainedModel",
+    "TinyLMNextThoughtModelOutput",
+    "TinyLMNextThoughtCausalLMOutput",
+    "HierarchicalEncoder",
+    "AttentionPoolingLayer",
+    "BaselineLatentCore",
+    "VariableLengthLatentDecoder",
+    "LATENT_CORES",
+    "kept_token_count",
+]

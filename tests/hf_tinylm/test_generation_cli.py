@@ -1,0 +1,78 @@
+"""``tinylm generate DIR --prompt ...`` on a tiny saved model with its tokenizer."""
+
+import pytest
+from model_factory import tiny_model
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from hf_tinylm.cli import main
+from hf_tinylm.generation import GreedyGenerator, Sampler
+
+PROMPT = "Once upon a time"
+
+
+def saved_char_tokenizer(folder):
+    characters = [chr(code) for code in range(32, 127)] + ["\n"]
+    vocab = {character: index for index, character in enumerate(characters)}
+    vocab["<|endoftext|>"] = 96
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    backend.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>")
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-model")
+    model = tiny_model()
+    model.save_pretrained(folder)
+    return str(folder), model, saved_char_tokenizer(folder)
+
+
+def run(capsys, *argv):
+    code = main(["generate", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_greedy_by_default(saved, capsys):
+    folder, model, tokenizer = saved
+    expected = GreedyGenerator(model, tokenizer).generate(PROMPT, 12)[0]
+    code, out, _ = run(capsys, folder, "--prompt", PROMPT, "--max-new-tokens", "12")
+    assert code == 0 and out == PROMPT + expected + "\n"
+    code, streamed, _ = run(capsys, folder, "--prompt", PROMPT, "--max-new-tokens", "12", "--stream")
+    assert code == 0 and streamed == out
+
+
+def test_sampling_options_and_seed(saved, capsys):
+    folder, model, tokenizer = saved
+    options = ["--top-k", "20", "--top-p", "0.9", "--temperature", "0.8", "--seed", "4", "--max-new-tokens", "16"]
+    expected = Sampler(model, tokenizer, top_k=20, top_p=0.9, temperature=0.8, seed=4).generate(PROMPT, 16)[0]
+    _, first, _ = run(capsys, folder, "--prompt", PROMPT, *options)
+    _, second, _ = run(capsys, folder, "--prompt", PROMPT, *options, "--stream")
+    assert first == second == PROMPT + expected + "\n"
+
+
+def test_stop_string(saved, capsys):
+    folder, model, tokenizer = saved
+    free = GreedyGenerator(model, tokenizer, ignore_eos=True).generate(PROMPT, 20)[0]
+    stop = free[6:8]
+    _, out, _ = run(capsys, folder, "--prompt", PROMPT, "--max-new-tokens", "20", "--stop", stop, "--stop", "zzzz")
+    assert out == PROMPT + free[: free.index(stop)] + "\n"
+
+
+def test_missing_folder_and_bad_option(saved, tmp_path, capsys):
+    code, _, err = run(capsys, str(tmp_path / "nowhere"), "--prompt", "x")
+    assert code == 2 and "no model folder" in err
+    code, _, err = run(capsys, str(tmp_path), "--prompt", "x")  # a folder without a model
+    assert code == 2 and "tinylm generate: error" in err
+    code, _, err = run(capsys, saved[0], "--prompt", "x", "--top-k", "0")
+    assert code == 2 and "top_k=0 is invalid" in err
+
+
+def test_help_says_greedy_unless_sampling(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    assert "greedy unless a sampling option is given" in capsys.readouterr().out

@@ -5,12 +5,11 @@ A stack runs at its own width with its own attention and FFN settings, so it get
 next to the saved weights of the experimental models.
 """
 
-import copy
 
 import torch
 from torch import nn
 
-from .configuration_tinylm import TinyLMConfig
+from .configuration_tinylm import TinyLMConfig, merge_section
 from .positional_encoding import POSITIONAL_ENCODINGS
 from .transformer_core import CORES
 
@@ -27,18 +26,7 @@ BLOCK_SECTION_DEFAULTS = {
 
 def merge_block_section(name: str, given, defaults: dict = None) -> dict:
     """``defaults`` (BLOCK_SECTION_DEFAULTS) overlaid with ``given``; unknown keys are refused, naming ``name``."""
-    defaults = BLOCK_SECTION_DEFAULTS if defaults is None else defaults
-    if given is None:
-        return copy.deepcopy(defaults)
-    if not isinstance(given, dict):
-        raise ValueError(f"{name} must be a dict, got {type(given).__name__} {given!r}")
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if key not in defaults:
-            raise ValueError(f"{name}.{key} is not a known field; allowed: {', '.join(sorted(defaults))}")
-        nested = isinstance(defaults[key], dict)
-        merged[key] = merge_block_section(f"{name}.{key}", value, defaults[key]) if nested else value
-    return merged
+    return merge_section(name, BLOCK_SECTION_DEFAULTS if defaults is None else defaults, given)
 
 
 def block_config(

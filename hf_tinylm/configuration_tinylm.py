@@ -55,8 +55,11 @@ _NAMED_CHOICES = {
 }
 
 
-def _merge_section(name: str, defaults: dict, given) -> dict:
-    """Defaults overlaid with the user's values; unknown keys are refused so typos never pass silently."""
+def merge_section(name: str, defaults: dict, given) -> dict:
+    """Defaults overlaid with the user's values; unknown keys are refused so typos never pass silently.
+
+    Shared by every config with sections (the experimental families too), so all name bad keys alike.
+    """
     if given is None:
         return copy.deepcopy(defaults)
     if not isinstance(given, dict):
@@ -66,9 +69,9 @@ def _merge_section(name: str, defaults: dict, given) -> dict:
         if key not in defaults:
             raise ValueError(f"{name}.{key} is not a known field; allowed: {', '.join(sorted(defaults))}")
         if isinstance(defaults[key], dict):
-            merged[key] = _merge_section(f"{name}.{key}", defaults[key], value)
+            merged[key] = merge_section(f"{name}.{key}", defaults[key], value)
         else:
-            merged[key] = value
+            merged[key] = copy.deepcopy(value)
     return merged
 
 
@@ -132,9 +135,9 @@ class TinyLMConfig(PretrainedConfig):
         self.positional_encoding_type = positional_encoding_type
         self.rope_theta = rope_theta
         self.max_relative_position = max_relative_position
-        self.embedder = _merge_section("embedder", DEFAULT_SECTIONS["embedder"], embedder)
-        self.core = _merge_section("core", DEFAULT_SECTIONS["core"], core)
-        self.head = _merge_section("head", DEFAULT_SECTIONS["head"], head)
+        self.embedder = merge_section("embedder", DEFAULT_SECTIONS["embedder"], embedder)
+        self.core = merge_section("core", DEFAULT_SECTIONS["core"], core)
+        self.head = merge_section("head", DEFAULT_SECTIONS["head"], head)
         self.tie_word_embeddings = tie_word_embeddings
         self.dropout = dropout
         self.attention_dropout = attention_dropout

@@ -16,7 +16,8 @@ import copy
 from transformers import PretrainedConfig
 
 from .activations import ACTIVATIONS
-from .block_stacks import BLOCK_SECTION_DEFAULTS, STACK_POSITIONAL_ENCODINGS, block_config, merge_block_section
+from .block_stacks import BLOCK_SECTION_DEFAULTS, STACK_POSITIONAL_ENCODINGS, block_config
+from .configuration_tinylm import merge_section
 from .embedder import TOKENIZER_TYPES
 from .normalization import NORMALIZATIONS
 
@@ -42,22 +43,6 @@ DEFAULT_SECTIONS = {
     "latent_decoder": {"latent_decoded_into": 4, **copy.deepcopy(BLOCK_SECTION_DEFAULTS)},
     "head": {"normalization": "rms_norm", "bias": False},
 }
-
-
-def _merge(name: str, defaults: dict, given) -> dict:
-    if given is None:
-        return copy.deepcopy(defaults)
-    if not isinstance(given, dict):
-        raise ValueError(f"{name} must be a dict, got {type(given).__name__} {given!r}")
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if key not in defaults:
-            raise ValueError(f"{name}.{key} is not a known field; allowed: {', '.join(sorted(defaults))}")
-        if isinstance(defaults[key], dict):
-            merged[key] = merge_block_section(f"{name}.{key}", value, defaults[key])
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _positive_int(field: str, value):
@@ -114,10 +99,10 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.positional_encoding_type = positional_encoding_type
         self.rope_theta = rope_theta
-        self.embedder = _merge("embedder", DEFAULT_SECTIONS["embedder"], embedder)
-        self.core = _merge("core", DEFAULT_SECTIONS["core"], core)
-        self.latent_decoder = _merge("latent_decoder", DEFAULT_SECTIONS["latent_decoder"], latent_decoder)
-        self.head = _merge("head", DEFAULT_SECTIONS["head"], head)
+        self.embedder = merge_section("embedder", DEFAULT_SECTIONS["embedder"], embedder)
+        self.core = merge_section("core", DEFAULT_SECTIONS["core"], core)
+        self.latent_decoder = merge_section("latent_decoder", DEFAULT_SECTIONS["latent_decoder"], latent_decoder)
+        self.head = merge_section("head", DEFAULT_SECTIONS["head"], head)
         if self.embedder["pooling_dims"] is None and isinstance(embedding_dim, int):
             self.embedder["pooling_dims"] = [embedding_dim, max(1, embedding_dim // 2), max(1, embedding_dim // 4)]
         if self.core["ffn_dim"] is None:

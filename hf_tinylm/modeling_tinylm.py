@@ -23,7 +23,7 @@ from .lm_head import HEADS
 from .normalization import LayerNorm, RMSNorm
 from .positional_encoding import PositionalEncoding, ShawRelativeEmbeddings
 from .sharing import SharingMixin
-from .transformer_core import CORES, GenericTransformerCore, TransformerBlock
+from .transformer_core import CORES, GenericTransformerCore
 
 # transformers 5.24 renamed the cache from `past_key_values` to `cache` (forward argument and output field).
 CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"

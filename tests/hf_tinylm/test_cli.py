@@ -1,7 +1,6 @@
 """The `tinylm` command line: the main job and the subcommands wired in from the other packages."""
 
 import pytest
-import torch
 from transformers import AutoModelForCausalLM
 
 from hf_tinylm.cli import build_parser, main

@@ -141,16 +141,26 @@ def architecture_rows(model) -> list:
     ]
 
 
-def build_model_card(model, repo_id: str = None, tags=None) -> str:
-    """The README.md text: YAML front matter, then the architecture and a loading snippet."""
+def build_model_card(model, repo_id: str = None, tags=None, summary: str = None, rows: list = None) -> str:
+    """The README.md text: YAML front matter, then the architecture and a loading snippet.
+
+    ``summary`` and ``rows`` (label, value) describe the model; by default, a TinyLM's. Other model families
+    (byte-level, next-thought) pass their own and share the rest of the layout.
+    """
     causal = _is_causal_lm(model)
+    if summary is None:
+        summary = (
+            f"A super-tiny {'causal language model' if causal else 'transformer (base model, no LM head)'} built with\n"
+            f"`hf_tinylm` from composable components: "
+            f"{'embedder → transformer core → LM head' if causal else 'embedder → transformer core'}."
+        )
     auto_class = "AutoModelForCausalLM" if causal else "AutoModel"
     data = ModelCardData(
         library_name="transformers",
         pipeline_tag="text-generation" if causal else "feature-extraction",
-        tags=merge_tags(BASE_TAGS, getattr(model, "model_tags", None), tags),
+        tags=model.model_card_tags(tags),
     )
-    rows = "\n".join(f"| {label} | {value} |" for label, value in architecture_rows(model))
+    table = "\n".join(f"| {label} | {value} |" for label, value in (rows or architecture_rows(model)))
     title = repo_id.split("/")[-1] if repo_id else f"TinyLM ({type(model).__name__})"
     location = repo_id or LOAD_PLACEHOLDER
     return f"""---
@@ -161,15 +171,14 @@ def build_model_card(model, repo_id: str = None, tags=None) -> str:
 
 # {title}
 
-A super-tiny {'causal language model' if causal else 'transformer (base model, no LM head)'} built with
-`hf_tinylm` from composable components: {'embedder → transformer core → LM head' if causal else 'embedder → transformer core'}.
+{summary}
 This card was generated from the model's configuration.
 
 ## Architecture
 
 | Component | Configuration |
 |---|---|
-{rows}
+{table}
 
 ## How to load
 

@@ -21,7 +21,7 @@ from transformers.utils import can_return_tuple
 
 from .byte_level_components import ByteLevelDecoder, ByteLevelEmbedder
 from .configuration_tinylm_byte import TinyLMByteConfig
-from .experimental_sharing import experimental_model_card
+from .model_card import build_model_card
 from .model_card import architecture_rows
 from .modeling_tinylm import CACHE_FIELD, TinyLMModel, TinyLMPreTrainedModel, _pick_cache
 from .transformer_core import CORES
@@ -76,7 +76,7 @@ class TinyLMBytePreTrainedModel(TinyLMPreTrainedModel):
             "A super-tiny byte-level causal language model built with `hf_tinylm`: each token is read through its "
             "bytes (byte embedder → transformer core) and the next token is written as bytes (byte decoder)."
         )
-        return experimental_model_card(self, summary, rows, repo_id=repo_id, tags=tags)
+        return build_model_card(self, repo_id=repo_id, tags=tags, summary=summary, rows=rows)
 
     def byte_embedder(self) -> ByteLevelEmbedder:
         base = self.model if hasattr(self, "model") else self

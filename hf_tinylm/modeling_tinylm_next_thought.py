@@ -26,7 +26,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_tinylm_next_thought import TinyLMNextThoughtConfig
-from .experimental_sharing import experimental_model_card
+from .model_card import build_model_card
 from .lm_head import HEADS
 from .model_card import count_parameters
 from .modeling_tinylm import CACHE_FIELD, TinyLMPreTrainedModel, _pick_cache
@@ -126,7 +126,7 @@ class TinyLMNextThoughtPreTrainedModel(TinyLMPreTrainedModel):
             "A super-tiny next-thought language model built with `hf_tinylm`: thoughts of tokens are encoded into "
             "latents, a latent core predicts the next thought, and a decoder writes its tokens."
         )
-        return experimental_model_card(self, summary, rows, repo_id=repo_id, tags=tags)
+        return build_model_card(self, repo_id=repo_id, tags=tags, summary=summary, rows=rows)
 
 
 class TinyLMNextThoughtModel(TinyLMNextThoughtPreTrainedModel):

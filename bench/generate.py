@@ -4,15 +4,19 @@ For each model (L: 18.9M, S: 4.1M), dtype and batch size, one run times, interle
 
 - ``ours``: ``GreedyGenerator(tinylm).generate_ids`` (static KV cache, eager);
 - ``ours compiled`` (``--compile``): the same with the one-token step compiled by ``torch.compile``;
+- ``ours max-autotune`` (``--compile``): compiled with ``compile="max-autotune"`` (weights frozen into the step,
+  inductor's CPU matrix kernels chosen by timing);
 - ``Llama.generate``: transformers' Llama with TinyLM's weights copied in, ``generate(do_sample=False)``;
 - ``TinyLM.generate``: our model under transformers' ``generate`` (dynamic cache).
 
-The token ids of the eager methods are asserted identical (same weights, same arithmetic). Each figure is also
+The token ids of the eager methods are asserted identical (same weights, same arithmetic); the compiled
+loops' ids are compared and reported. Each figure is also
 given as a fraction of the weight-streaming limit: a decoding step reads every weight once, so at most
 ``batch × bandwidth / weight bytes`` tokens/s, with the bandwidth of a large tensor copy measured in the same run.
 
     python bench/generate.py             # the full table (a few minutes on 2 cores)
-    python bench/generate.py --compile   # plus the compiled loop
+    python bench/generate.py --compile   # plus the compiled loops (both compile modes)
+    python bench/generate.py --compile --compile-modes max-autotune   # only one of them
     python bench/generate.py --quick     # smoke run
 """
 
@@ -37,6 +41,7 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM  # noqa: E402
 from hf_tinylm.generation import GreedyGenerator  # noqa: E402
+from hf_tinylm.generation.decoding import COMPILE_MODES  # noqa: E402
 
 # The issue's two shapes: Llama-like TinyLMs (rope, RMSNorm, SwiGLU, grouped-query attention, tied embeddings).
 MODELS = {
@@ -140,12 +145,15 @@ def hf_generate(model, ids, new_tokens):
                               pad_token_id=0)
 
 
-def methods_for(tinylm, llama, compile_step: bool) -> dict:
+COMPILED_METHOD_NAMES = {"default": "ours compiled", "max-autotune": "ours max-autotune"}
+
+
+def methods_for(tinylm, llama, compile_modes) -> dict:
     greedy = GreedyGenerator(tinylm, ignore_eos=True)
     methods = {"ours": lambda ids, n: greedy.generate_ids(ids, n)}
-    if compile_step:
-        compiled = GreedyGenerator(tinylm, ignore_eos=True, compile=True)
-        methods["ours compiled"] = lambda ids, n: compiled.generate_ids(ids, n)
+    for mode in compile_modes:
+        compiled = GreedyGenerator(tinylm, ignore_eos=True, compile=mode)
+        methods[COMPILED_METHOD_NAMES[mode]] = compiled.generate_ids
     methods["Llama.generate"] = lambda ids, n: hf_generate(llama, ids, n)
     methods["TinyLM.generate"] = lambda ids, n: hf_generate(tinylm, ids, n)
     return methods
@@ -167,23 +175,24 @@ def run(args, on_row=None) -> list:
         llama = llama_with_weights_of(tinylm).to(dtype)
         prompt_generator = torch.Generator().manual_seed(1)
         ids = torch.randint(0, tinylm.config.vocab_size, (batch, PROMPT_LENGTH), generator=prompt_generator)
-        methods = methods_for(tinylm, llama, args.compile)
+        methods = methods_for(tinylm, llama, args.compile_modes if args.compile else ())
         limit = batch * bandwidth / weight_bytes(tinylm)
         # Warm-up (and compilation), then check every method produces the same ids.
         progress.set_postfix_str(f"{model_name} {dtype_name} batch {batch}: warm-up")
-        outputs, compile_seconds = {}, None
+        outputs, compile_seconds = {}, {}
+        compiled_names = set(COMPILED_METHOD_NAMES.values())
         for name, method in list(methods.items()):
             start = time.perf_counter()
             try:
                 outputs[name] = method(ids, args.new_tokens)
             except Exception as error:  # torch.compile needs a working C++ toolchain; report rather than stop
-                if name != "ours compiled":
+                if name not in compiled_names:
                     raise
-                print(f"\n{model_name} {dtype_name} batch {batch}: compiling failed, skipped: {error!r}"[:500])
+                print(f"\n{model_name} {dtype_name} batch {batch}: {name} failed, skipped: {error!r}"[:500])
                 del methods[name]
                 continue
-            if name == "ours compiled":
-                compile_seconds = time.perf_counter() - start
+            if name in compiled_names:
+                compile_seconds[name] = time.perf_counter() - start
         reference = outputs["Llama.generate"]
         assert reference.shape == (batch, PROMPT_LENGTH + args.new_tokens), reference.shape
         for name in ("ours", "TinyLM.generate"):
@@ -205,7 +214,7 @@ def run(args, on_row=None) -> list:
                 model=model_name, dtype=dtype_name, batch=batch, method=name, best=best, median=median,
                 vs_llama=best / llama_best, of_limit=best / limit, limit=limit,
                 identical=torch.equal(outputs[name], reference),
-                note=f"compile {compile_seconds:.0f} s" if name == "ours compiled" else "",
+                note=f"compile {compile_seconds[name]:.0f} s" if name in compile_seconds else "",
             ))
         if on_row is not None:
             on_row(rows)
@@ -236,7 +245,9 @@ def main(argv=None):
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per method (the best is reported)")
-    parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd loop")
+    parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd loops")
+    parser.add_argument("--compile-modes", nargs="+", choices=COMPILE_MODES, default=list(COMPILE_MODES),
+                        help="which compile modes --compile times (default: all)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args(argv)

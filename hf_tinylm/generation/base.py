@@ -36,7 +36,8 @@ class Generator:
     ``eos_token_id`` (int or list; default: the model's and the tokenizer's end-of-text ids), ``ignore_eos``
     (never stop at end-of-text), ``repetition_penalty`` (1.0: off), ``decoder`` ("auto", "static",
     "transformers", "uncached"; see ``decoding.build_decoder``) and ``compile`` (compile the static decoder's
-    one-token step with ``torch.compile``).
+    one-token step with ``torch.compile``: True or "default", or "max-autotune" — slower to compile, faster to
+    run; see ``decoding.COMPILE_MODES``).
     """
 
     def __init__(
@@ -49,7 +50,7 @@ class Generator:
         ignore_eos: bool = False,
         repetition_penalty: float = 1.0,
         decoder: str = "auto",
-        compile: bool = False,
+        compile=False,
     ):
         if not callable(model) or not hasattr(model, "config"):
             raise ValueError(f"model must be a transformers causal LM, got {type(model).__name__}")

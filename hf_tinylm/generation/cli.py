@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+from .decoding import COMPILE_MODES
+
 GENERATE_DESCRIPTION = """\
 Load a model folder with AutoModelForCausalLM and AutoTokenizer (a TinyLM or any transformers causal LM)
 and print the prompt followed by its completion.
@@ -38,6 +40,9 @@ def add_generate_subparser(commands) -> argparse.ArgumentParser:
                         help="weights dtype (default float32)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the decoding step (TinyLM; slow to start)")
+    parser.add_argument("--compile-mode", choices=COMPILE_MODES, default=None,
+                        help="with --compile: 'default', or 'max-autotune' (longer compile, faster decoding); "
+                             "giving a mode implies --compile")
     parser.set_defaults(handler=run_generate)
     return parser
 
@@ -45,7 +50,8 @@ def add_generate_subparser(commands) -> argparse.ArgumentParser:
 def build_generator(model, tokenizer, args):
     from . import GreedyGenerator, Sampler
 
-    options = {"stop": args.stop, "repetition_penalty": args.repetition_penalty, "compile": args.compile}
+    compile = args.compile_mode or ("default" if args.compile else False)
+    options = {"stop": args.stop, "repetition_penalty": args.repetition_penalty, "compile": compile}
     sampling = {
         name: value
         for name, value in (("top_k", args.top_k), ("top_p", args.top_p), ("min_p", args.min_p),

@@ -76,3 +76,25 @@ def test_help_says_greedy_unless_sampling(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     assert "greedy unless a sampling option is given" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "flags, mode",
+    [([], None), (["--compile"], "default"), (["--compile-mode", "max-autotune"], "max-autotune"),
+     (["--compile", "--compile-mode", "default"], "default")],
+)
+def test_compile_flags_choose_the_compile_mode(saved, flags, mode):
+    import argparse
+
+    from hf_tinylm.generation.cli import add_generate_subparser, build_generator
+
+    parser = argparse.ArgumentParser()
+    add_generate_subparser(parser.add_subparsers())
+    args = parser.parse_args(["generate", saved[0], "--prompt", "x", *flags])
+    assert build_generator(saved[1], saved[2], args).decoder.compile_mode == mode
+
+
+def test_unknown_compile_mode_is_refused(saved, capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", saved[0], "--prompt", "x", "--compile-mode", "fastest"])
+    assert "invalid choice: 'fastest'" in capsys.readouterr().err

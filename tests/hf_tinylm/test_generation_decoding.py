@@ -6,7 +6,7 @@ from model_factory import POSITIONAL_SCHEMES, tiny_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from hf_tinylm.generation import GreedyGenerator, StaticCacheDecoder, TransformersDecoder, build_decoder
-from hf_tinylm.generation.decoding import static_cache_unsupported_reason
+from hf_tinylm.generation.decoding import normalize_compile_mode, static_cache_unsupported_reason, weights_signature
 
 VOCAB = 97
 NEW_TOKENS = 8
@@ -194,3 +194,97 @@ def test_compiled_step_decodes_like_eager(scheme, dtype):
     compiled = GreedyGenerator(model, compile=True, ignore_eos=True).generate_ids(ids, 24, attention_mask=mask)
     assert torch.equal(compiled, ours(model, ids, mask, new_tokens=24))
     assert torch.equal(compiled, hf_greedy(model, ids, mask, new_tokens=24))
+
+
+def test_compile_option_is_checked():
+    assert [normalize_compile_mode(value) for value in (False, None, True, "default", "max-autotune")] == [
+        None, None, "default", "default", "max-autotune"]
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"compile='fastest' is invalid; allowed: False, True, 'default', 'max-autotune'"):
+        GreedyGenerator(model, compile="fastest")
+    with pytest.raises(ValueError, match="compile='max-autotune' needs the static-cache decoder"):
+        GreedyGenerator(model, decoder="transformers", compile="max-autotune")
+
+
+def test_weights_signature_follows_every_weight_change():
+    model = tiny_model()
+    before = weights_signature(model)
+    assert weights_signature(model) == before
+    GreedyGenerator(model, ignore_eos=True).generate_ids(torch.tensor([[1, 2, 3]]), 4)  # decoding changes nothing
+    assert weights_signature(model) == before
+    with torch.no_grad():
+        model.model.core.h[0].ffn.linear_2.weight.mul_(0.5)  # an in-place update, as an optimizer step makes
+    changed = weights_signature(model)
+    assert changed != before
+    model.load_state_dict(tiny_model(seed=1).state_dict())
+    assert weights_signature(model) != changed
+
+
+class RecordingCompile:
+    """Stands in for torch.compile: runs the step eagerly and records each compilation and whether freezing was
+    on for each call (it must be on while a compiled step is traced, at each session's first step)."""
+
+    def __init__(self):
+        self.compilations, self.freezing_per_call = [], []
+
+    def __call__(self, step, **kwargs):
+        import torch._inductor.config as inductor_config
+
+        self.compilations.append((step, kwargs))
+
+        def run(*args):
+            self.freezing_per_call.append(inductor_config.freezing)
+            return step(*args)
+
+        return run
+
+
+def test_max_autotune_compiles_again_once_the_frozen_weights_change(monkeypatch):
+    recorder = RecordingCompile()
+    monkeypatch.setattr(torch, "compile", recorder)
+    model = tiny_model()
+    generator = GreedyGenerator(model, compile="max-autotune", ignore_eos=True)
+    ids, mask = left_padded_batch()
+    first = generator.generate_ids(ids, 6, attention_mask=mask)
+    assert torch.equal(first, ours(model, ids, mask, new_tokens=6))
+    generator.generate_ids(ids, 6, attention_mask=mask)
+    assert len(recorder.compilations) == 1
+    step, options = recorder.compilations[0]
+    assert options["options"]["max_autotune"] and options["fullgraph"] and not options["dynamic"]
+    # A code object of its own, so that graphs frozen with other weights are never found again.
+    assert step.__func__.__code__ is not StaticCacheDecoder.forward.__code__
+    # Five steps per generation (the first token comes from the prefill); freezing only at each first step.
+    assert recorder.freezing_per_call == [True, False, False, False, False] * 2
+
+    with torch.no_grad():
+        model.model.core.h[1].attn.c_attn.weight.mul_(-1.0)
+    after = generator.generate_ids(ids, 6, attention_mask=mask)
+    assert len(recorder.compilations) == 2
+    assert recorder.compilations[1][0].__func__.__code__ is not step.__func__.__code__
+    assert torch.equal(after, ours(model, ids, mask, new_tokens=6))
+
+
+def test_default_compile_mode_keeps_weights_as_inputs(monkeypatch):
+    recorder = RecordingCompile()
+    monkeypatch.setattr(torch, "compile", recorder)
+    model = tiny_model()
+    generator = GreedyGenerator(model, compile=True, ignore_eos=True)
+    ids, mask = left_padded_batch()
+    generator.generate_ids(ids, 4, attention_mask=mask)
+    with torch.no_grad():
+        model.model.core.h[1].attn.c_attn.weight.mul_(-1.0)
+    generator.generate_ids(ids, 4, attention_mask=mask)
+    assert len(recorder.compilations) == 1 and "max_autotune" not in recorder.compilations[0][1]["options"]
+    assert not any(recorder.freezing_per_call)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_max_autotune_step_decodes_like_eager_and_follows_weight_updates(dtype):
+    model = tiny_model().to(dtype)
+    ids, mask = left_padded_batch()
+    generator = GreedyGenerator(model, compile="max-autotune", ignore_eos=True)
+    assert torch.equal(generator.generate_ids(ids, 24, attention_mask=mask), hf_greedy(model, ids, mask, 24))
+    # New weights copied in place: the frozen step must not keep decoding with the old ones.
+    model.load_state_dict(tiny_model(seed=5).to(dtype).state_dict())
+    assert torch.equal(generator.generate_ids(ids, 24, attention_mask=mask), hf_greedy(model, ids, mask, 24))

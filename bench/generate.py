@@ -148,6 +148,14 @@ def hf_generate(model, ids, new_tokens):
 COMPILED_METHOD_NAMES = {"default": "ours compiled", "max-autotune": "ours max-autotune"}
 
 
+def first_difference(ids: torch.Tensor, reference: torch.Tensor) -> str:
+    """Where generated ids first part from the reference's ("" when identical), counting new tokens from 1."""
+    differing = (ids != reference).any(0).nonzero()
+    if len(differing) == 0:
+        return ""
+    return f"ids differ from new token {int(differing[0]) - PROMPT_LENGTH + 1}"
+
+
 def methods_for(tinylm, llama, compile_modes) -> dict:
     greedy = GreedyGenerator(tinylm, ignore_eos=True)
     methods = {"ours": lambda ids, n: greedy.generate_ids(ids, n)}
@@ -214,7 +222,10 @@ def run(args, on_row=None) -> list:
                 model=model_name, dtype=dtype_name, batch=batch, method=name, best=best, median=median,
                 vs_llama=best / llama_best, of_limit=best / limit, limit=limit,
                 identical=torch.equal(outputs[name], reference),
-                note=f"compile {compile_seconds[name]:.0f} s" if name in compile_seconds else "",
+                note="; ".join(filter(None, [
+                    f"compile {compile_seconds[name]:.0f} s" if name in compile_seconds else "",
+                    first_difference(outputs[name], reference),
+                ])),
             ))
         if on_row is not None:
             on_row(rows)

@@ -37,8 +37,8 @@ sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _BEN
 sys.path.insert(0, os.path.dirname(_BENCH_DIR))
 
 import transformers  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
+from conversion.llama import to_llama  # noqa: E402
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM  # noqa: E402
 from hf_tinylm.generation import GreedyGenerator  # noqa: E402
 from hf_tinylm.generation.decoding import COMPILE_MODES  # noqa: E402
@@ -74,46 +74,6 @@ def build_tinylm(num_layers: int, vocab_size: int, seed: int = 0, **config) -> T
     model = TinyLMForCausalLM(tinylm_config(num_layers, vocab_size, **config)).eval()
     model.generation_config.eos_token_id = None  # always generate the full count
     return model
-
-
-def llama_with_weights_of(tinylm: TinyLMForCausalLM) -> LlamaForCausalLM:
-    """A LlamaForCausalLM computing the same function: c_attn's rows split into q/k/v, the rest renamed.
-
-    Both use half-split rotary embeddings, so no row permutation is needed.
-    """
-    c = tinylm.config
-    config = LlamaConfig(
-        vocab_size=c.vocab_size, hidden_size=c.hidden_size, intermediate_size=c.intermediate_size,
-        num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads,
-        num_key_value_heads=c.num_key_value_heads, max_position_embeddings=c.max_position_embeddings,
-        rms_norm_eps=c.rms_norm_eps, rope_theta=c.rope_theta, tie_word_embeddings=True,
-        attention_bias=False, mlp_bias=False, bos_token_id=None, eos_token_id=None, pad_token_id=0,
-    )
-    llama = LlamaForCausalLM(config).eval()
-    source = tinylm.state_dict()
-    q_rows = c.num_attention_heads * c.head_dim
-    kv_rows = c.num_key_value_heads * c.head_dim
-    weights = {"model.embed_tokens.weight": source["model.embedder.token_embedder.weight"],
-               "model.norm.weight": source["lm_head.norm.weight"]}
-    for layer in range(c.num_hidden_layers):
-        ours, theirs = f"model.core.h.{layer}.", f"model.layers.{layer}."
-        q, k, v = source[ours + "attn.c_attn.weight"].split([q_rows, kv_rows, kv_rows])
-        weights.update({
-            theirs + "self_attn.q_proj.weight": q,
-            theirs + "self_attn.k_proj.weight": k,
-            theirs + "self_attn.v_proj.weight": v,
-            theirs + "self_attn.o_proj.weight": source[ours + "attn.c_proj.weight"],
-            theirs + "mlp.gate_proj.weight": source[ours + "ffn.linear_1.weight"],
-            theirs + "mlp.up_proj.weight": source[ours + "ffn.linear_3.weight"],
-            theirs + "mlp.down_proj.weight": source[ours + "ffn.linear_2.weight"],
-            theirs + "input_layernorm.weight": source[ours + "attn_norm.weight"],
-            theirs + "post_attention_layernorm.weight": source[ours + "ffn_norm.weight"],
-        })
-    missing, unexpected = llama.load_state_dict(weights, strict=False)
-    if unexpected or set(missing) - {"lm_head.weight"}:
-        raise RuntimeError(f"weight copy incomplete: missing {missing}, unexpected {unexpected}")
-    llama.tie_weights()
-    return llama
 
 
 def weight_bytes(model) -> int:
@@ -180,7 +140,7 @@ def run(args, on_row=None) -> list:
     for model_name, dtype_name, batch in configs:
         dtype = getattr(torch, dtype_name)
         tinylm = build_tinylm(**MODELS[model_name]).to(dtype)
-        llama = llama_with_weights_of(tinylm).to(dtype)
+        llama = to_llama(tinylm).to(dtype)
         prompt_generator = torch.Generator().manual_seed(1)
         ids = torch.randint(0, tinylm.config.vocab_size, (batch, PROMPT_LENGTH), generator=prompt_generator)
         methods = methods_for(tinylm, llama, args.compile_modes if args.compile else ())

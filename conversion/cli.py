@@ -89,19 +89,21 @@ def _convert_model(args):
     import importlib
 
     from .atomic import atomic_output_dir, check_output_dir
-    from .verify import check_logit_parity
+    from .verify import check_logit_parity, source_logits
 
     source_name, target_name, module_name, function_name = _DIRECTIONS[args.convert_kind]
     check_output_dir(args.out, args.force, sources=[args.src])
     source = _load_source(args.src, source_name)
     convert = getattr(importlib.import_module(f"{__package__}.{module_name}"), function_name)
     target = convert(source).eval()
-    difference = check_logit_parity(source, target, f"{source_name} → {target_name}")
+    expected = source_logits(source)  # computed once, for both checks
+    difference = check_logit_parity(source, target, f"{source_name} → {target_name}", expected=expected)
     with atomic_output_dir(args.out, args.force, sources=[args.src]) as staging:
         target.save_pretrained(staging)
         copied = _copy_tokenizer_files(args.src, staging)
         reloaded = type(target).from_pretrained(staging, dtype=target.dtype)
-        reload_difference = check_logit_parity(source, reloaded, f"reloading the {target_name} folder")
+        reload_difference = check_logit_parity(source, reloaded, f"reloading the {target_name} folder",
+                                               expected=expected)
     tokenizer_note = "with its tokenizer" if copied else "no tokenizer files in SRC to copy"
     print(f"wrote {args.out}: {target_name} ({type(target).__name__}), {tokenizer_note}; logits match the source "
           f"(max |Δ| {difference:.2g} converted, {reload_difference:.2g} reloaded)")

@@ -31,7 +31,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
 
 from .errors import UnsupportedFeatureError
-from .mapping import StateDictReader, build_like, check_features, transfer_generation_config
+from .mapping import StateDictReader, build_like, check_features, qkv_split_sizes
 
 # TinyLM activation → GPT-2 ``activation_function`` (transformers' ACT2FN names) computing the same function.
 _TO_GPT2_ACTIVATION = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu", "tanh": "tanh",
@@ -121,8 +121,7 @@ def tinylm_to_gpt2_state_dict(model: TinyLMForCausalLM) -> dict:
     config = model.config
     check_features(_gpt2_blockers(config), "GPT-2")
     source = StateDictReader(model.state_dict(), "TinyLM")
-    q_size = config.num_attention_heads * config.head_dim
-    kv_size = config.num_key_value_heads * config.head_dim
+    qkv_sizes = qkv_split_sizes(config)
 
     def weight_and_bias(prefix: str, out_features: int) -> tuple:
         weight = source.take(f"{prefix}.weight")
@@ -131,7 +130,7 @@ def tinylm_to_gpt2_state_dict(model: TinyLMForCausalLM) -> dict:
         return weight, bias
 
     def attention_rows(tensor: torch.Tensor) -> torch.Tensor:
-        query, key, value = tensor.split((q_size, kv_size, kv_size), dim=0)
+        query, key, value = tensor.split(qkv_sizes, dim=0)
         return torch.cat([query, _expand_key_value_heads(key, config), _expand_key_value_heads(value, config)])
 
     target = {
@@ -142,7 +141,7 @@ def tinylm_to_gpt2_state_dict(model: TinyLMForCausalLM) -> dict:
     for layer in range(config.num_hidden_layers):
         tiny, gpt2 = f"model.core.h.{layer}", f"transformer.h.{layer}"
         linears = {  # TinyLM nn.Linear → GPT-2 Conv1D, with its output size (for absent biases)
-            "attn.c_attn": (f"{tiny}.attn.c_attn", q_size + 2 * kv_size),
+            "attn.c_attn": (f"{tiny}.attn.c_attn", sum(qkv_sizes)),
             "attn.c_proj": (f"{tiny}.attn.c_proj", hidden),
             "mlp.c_fc": (f"{tiny}.ffn.linear_1", config.intermediate_size),
             "mlp.c_proj": (f"{tiny}.ffn.linear_2", hidden),
@@ -168,9 +167,7 @@ def to_gpt2(model: TinyLMForCausalLM, attn_implementation: str = None) -> GPT2LM
         raise TypeError(f"to_gpt2 expects a TinyLMForCausalLM, got {type(model).__name__}")
     implementation = attn_implementation or model.config._attn_implementation
     config = gpt2_config_from_tinylm(model.config, implementation)
-    gpt2 = build_like(GPT2LMHeadModel, config, tinylm_to_gpt2_state_dict(model), model)
-    transfer_generation_config(model, gpt2)
-    return gpt2
+    return build_like(GPT2LMHeadModel, config, tinylm_to_gpt2_state_dict(model), model)
 
 
 # ---- GPT-2 → TinyLM -------------------------------------------------------------------------------------------------
@@ -266,6 +263,4 @@ def from_gpt2(model: GPT2LMHeadModel, attn_implementation: str = None) -> TinyLM
     config = tinylm_config_from_gpt2(
         model.config, attn_implementation=attn_implementation or model.config._attn_implementation
     )
-    tiny = build_like(TinyLMForCausalLM, config, gpt2_to_tinylm_state_dict(model, config), model)
-    transfer_generation_config(model, tiny)
-    return tiny
+    return build_like(TinyLMForCausalLM, config, gpt2_to_tinylm_state_dict(model, config), model)

@@ -28,7 +28,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
 
 from .errors import UnsupportedFeatureError
-from .mapping import StateDictReader, build_like, check_features, transfer_generation_config
+from .mapping import StateDictReader, build_like, check_features, qkv_split_sizes
 
 
 def _llama_blockers(config: TinyLMConfig) -> list:
@@ -92,12 +92,11 @@ def tinylm_to_llama_state_dict(model: TinyLMForCausalLM) -> dict:
     config = model.config
     check_features(_llama_blockers(config), "Llama")
     source = StateDictReader(model.state_dict(), "TinyLM")
-    q_size = config.num_attention_heads * config.head_dim
-    kv_size = config.num_key_value_heads * config.head_dim
+    qkv_sizes = qkv_split_sizes(config)
     target = {"model.embed_tokens.weight": source.take("model.embedder.token_embedder.weight")}
     for layer in range(config.num_hidden_layers):
         tiny, llama = f"model.core.h.{layer}", f"model.layers.{layer}"
-        query, key, value = source.take(f"{tiny}.attn.c_attn.weight").split((q_size, kv_size, kv_size), dim=0)
+        query, key, value = source.take(f"{tiny}.attn.c_attn.weight").split(qkv_sizes, dim=0)
         target[f"{llama}.self_attn.q_proj.weight"] = query.contiguous()
         target[f"{llama}.self_attn.k_proj.weight"] = key.contiguous()
         target[f"{llama}.self_attn.v_proj.weight"] = value.contiguous()
@@ -120,9 +119,7 @@ def to_llama(model: TinyLMForCausalLM, attn_implementation: str = None) -> Llama
         raise TypeError(f"to_llama expects a TinyLMForCausalLM, got {type(model).__name__}")
     implementation = attn_implementation or model.config._attn_implementation
     config = llama_config_from_tinylm(model.config, implementation)
-    llama = build_like(LlamaForCausalLM, config, tinylm_to_llama_state_dict(model), model)
-    transfer_generation_config(model, llama)
-    return llama
+    return build_like(LlamaForCausalLM, config, tinylm_to_llama_state_dict(model), model)
 
 
 # ---- Llama → TinyLM -------------------------------------------------------------------------------------------------
@@ -237,9 +234,7 @@ def from_llama(model: LlamaForCausalLM, attn_implementation: str = None) -> Tiny
     config = tinylm_config_from_llama(
         model.config, attn_implementation=attn_implementation or model.config._attn_implementation
     )
-    tiny = build_like(TinyLMForCausalLM, config, llama_to_tinylm_state_dict(model, config), model)
-    transfer_generation_config(model, tiny)
-    return tiny
+    return build_like(TinyLMForCausalLM, config, llama_to_tinylm_state_dict(model, config), model)
 
 
 def _is_gguf(config) -> bool:

@@ -39,12 +39,20 @@ def check_features(problems: list, target: str, source: str = "this TinyLM"):
         raise UnsupportedFeatureError(f"cannot convert {source} to {target}: " + "; ".join(problems))
 
 
+def qkv_split_sizes(config) -> tuple:
+    """Row counts ``(query, key, value)`` of TinyLM's stacked ``c_attn`` for this config, for ``Tensor.split``."""
+    kv_size = config.num_key_value_heads * config.head_dim
+    return config.num_attention_heads * config.head_dim, kv_size, kv_size
+
+
 def build_like(model_class, config, state_dict: dict, source):
-    """``model_class(config)`` loaded strictly with ``state_dict``, in ``source``'s dtype and train/eval mode."""
+    """``model_class(config)`` loaded strictly with ``state_dict``, in ``source``'s dtype and train/eval mode, with
+    ``source``'s generation defaults (``transfer_generation_config``)."""
     target = model_class(config)
     target.load_state_dict(state_dict, strict=True)
     target.to(source.dtype)
     target.train(source.training)
+    transfer_generation_config(source, target)
     return target
 
 

@@ -30,6 +30,7 @@ from hf_tinylm.positional_encoding import sinusoidal_table
 
 from .atomic import atomic_output_dir, check_output_dir
 from .errors import CheckpointMismatchError, ConversionError, UnsupportedFeatureError, format_key_list
+from .mapping import qkv_split_sizes
 from .safe_loading import load_checkpoint
 from .verify import check_logit_parity
 
@@ -191,10 +192,10 @@ def tinylm_state_dict_from_stlm(state_dict: dict, config: TinyLMConfig) -> tuple
             dropped.append(key)
         elif key.endswith(_BUFFER_SUFFIXES):
             dropped.append(key)
-        elif _tinylm_key(key) is None:
+        elif (tiny_key := _tinylm_key(key)) is None:
             unexpected.append(key)
         else:
-            renamed[_tinylm_key(key)] = tensor
+            renamed[tiny_key] = tensor
 
     expected = _expected_shapes(config)
     embedding_key, head_key = "model.embedder.token_embedder.weight", "lm_head.linear.weight"
@@ -233,14 +234,13 @@ def tinylm_state_dict_from_stlm(state_dict: dict, config: TinyLMConfig) -> tuple
                     )
 
     if config.positional_encoding_type == "rope":
-        q_rows = config.num_attention_heads * config.head_dim
-        kv_rows = config.num_key_value_heads * config.head_dim
+        qkv_rows = qkv_split_sizes(config)
         for layer in range(config.num_hidden_layers):
             for kind in ("weight", "bias"):
                 key = f"model.core.h.{layer}.attn.c_attn.{kind}"
                 if key not in renamed:
                     continue
-                query, keys, values = renamed[key].split((q_rows, kv_rows, kv_rows), dim=0)
+                query, keys, values = renamed[key].split(qkv_rows, dim=0)
                 renamed[key] = torch.cat([
                     interleaved_to_half_split(query, config.num_attention_heads, config.head_dim),
                     interleaved_to_half_split(keys, config.num_key_value_heads, config.head_dim),

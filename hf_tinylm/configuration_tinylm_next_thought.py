@@ -17,13 +17,12 @@ from transformers import PretrainedConfig
 
 from .activations import ACTIVATIONS
 from .block_stacks import BLOCK_SECTION_DEFAULTS, STACK_POSITIONAL_ENCODINGS, block_config
-from .configuration_tinylm import merge_section
+from .configuration_tinylm import INITIALIZERS, _require_bool, _require_fraction, _require_positive_int, merge_section
 from .embedder import TOKENIZER_TYPES
 from .normalization import NORMALIZATIONS
 
 ENCODER_TYPES = ("hierarchical",)
 LATENT_CORE_TYPES = ("baseline",)
-INITIALIZERS = ("gpt2", "standard")
 
 DEFAULT_SECTIONS = {
     "embedder": {
@@ -45,16 +44,9 @@ DEFAULT_SECTIONS = {
 }
 
 
-def _positive_int(field: str, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{field}={value!r} is invalid; allowed: a positive integer")
-
-
-def _number(field: str, value, low: float, high: float = None, allowed: str = ""):
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and value >= low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
+def _number(field: str, value, low: float, allowed: str):
+    """A number >= ``low`` (NaN refused); the positive numbers use a tiny ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= low:
         raise ValueError(f"{field}={value!r} is invalid; allowed: {allowed}")
 
 
@@ -185,15 +177,14 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
     def validate(self):
         """Raise ValueError naming the field, its value and what is allowed, for the first invalid value."""
         for field in ("vocab_size", "embedding_dim", "latent_dim", "thought_length", "max_position_embeddings"):
-            _positive_int(field, getattr(self, field))
+            _require_positive_int(field, getattr(self, field))
         _number("rope_theta", self.rope_theta, 1e-12, allowed="a positive number")
         for field in ("initializer_range", "rms_norm_eps", "layer_norm_eps"):
             _number(field, getattr(self, field), 1e-30, allowed="a positive number")
-        _number("dropout", self.dropout, 0.0, 1.0, allowed="a number in [0, 1)")
-        _number("attention_dropout", self.attention_dropout, 0.0, 1.0, allowed="a number in [0, 1)")
+        _require_fraction("dropout", self.dropout)
+        _require_fraction("attention_dropout", self.attention_dropout)
         _number("reconstruction_loss_weight", self.reconstruction_loss_weight, 0.0, allowed="a number >= 0")
-        if not isinstance(self.tie_word_embeddings, bool):
-            raise ValueError(f"tie_word_embeddings={self.tie_word_embeddings!r} is invalid; allowed: true or false")
+        _require_bool("tie_word_embeddings", self.tie_word_embeddings)
         if self.initializer not in INITIALIZERS:
             raise ValueError(f"initializer={self.initializer!r} is invalid; allowed: {', '.join(INITIALIZERS)}")
         if self.positional_encoding_type not in STACK_POSITIONAL_ENCODINGS:
@@ -211,16 +202,15 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
             if value not in allowed:
                 raise ValueError(f"{field}={value!r} is invalid; allowed: {', '.join(allowed)}")
         ACTIVATIONS.get(self.core["activation"], "core.activation")
-        _positive_int("core.ffn_dim", self.core["ffn_dim"])
+        _require_positive_int("core.ffn_dim", self.core["ffn_dim"])
         NORMALIZATIONS.get(self.head["normalization"], "head.normalization")
-        if not isinstance(self.head["bias"], bool):
-            raise ValueError(f"head.bias={self.head['bias']!r} is invalid; allowed: true or false")
+        _require_bool("head.bias", self.head["bias"])
 
         dims, fractions = embedder["pooling_dims"], embedder["pct_pool_per_layer"]
         if not isinstance(dims, list) or len(dims) < 1:
             raise ValueError(f"embedder.pooling_dims={dims!r} is invalid; allowed: a non-empty list of positive integers")
         for index, dim in enumerate(dims):
-            _positive_int(f"embedder.pooling_dims[{index}]", dim)
+            _require_positive_int(f"embedder.pooling_dims[{index}]", dim)
         if dims[0] != self.embedding_dim:
             raise ValueError(
                 f"embedder.pooling_dims[0]={dims[0]} differs from embedding_dim={self.embedding_dim}; allowed: "
@@ -232,10 +222,10 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
                 f"{len(dims) - 1} for pooling_dims={dims}"
             )
         for index, fraction in enumerate(fractions):
-            _number(f"embedder.pct_pool_per_layer[{index}]", fraction, 0.0, 1.0, allowed="a number in [0, 1)")
-        _positive_int("embedder.pooling_num_heads", embedder["pooling_num_heads"])
-        _positive_int("embedder.pooling_ffn_ratio", embedder["pooling_ffn_ratio"])
-        _positive_int("latent_decoder.latent_decoded_into", self.latent_decoder["latent_decoded_into"])
+            _require_fraction(f"embedder.pct_pool_per_layer[{index}]", fraction)
+        _require_positive_int("embedder.pooling_num_heads", embedder["pooling_num_heads"])
+        _require_positive_int("embedder.pooling_ffn_ratio", embedder["pooling_ffn_ratio"])
+        _require_positive_int("latent_decoder.latent_decoded_into", self.latent_decoder["latent_decoded_into"])
 
         self.encoder_block_config()
         for layer in range(len(dims) - 1):

@@ -88,16 +88,23 @@ class GenericEmbedder(nn.Module):
             raise ValueError(f"direction={direction!r} is invalid; allowed: 'left', 'right'")
         tokenizer = self._require_tokenizer()
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _end_of_text_id(tokenizer)
-        width = max((len(ids) for ids in token_lists), default=0)
-        ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(token_lists), width), dtype=torch.long)
-        for row, tokens in enumerate(token_lists):
-            if not tokens:
-                continue
+        return pad_token_lists(token_lists, pad_id, direction)
+
+
+def pad_token_lists(token_lists: list, pad_id: int, direction: str):
+    """(ids [b, s] long padded with ``pad_id``, attention mask [b, s] long with 1 on real tokens).
+
+    ``direction`` ('left' or 'right') is the side the padding goes on; callers check it.
+    """
+    width = max((len(ids) for ids in token_lists), default=0)
+    ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(token_lists), width), dtype=torch.long)
+    for row, tokens in enumerate(token_lists):
+        if len(tokens):
             span = slice(width - len(tokens), width) if direction == "left" else slice(0, len(tokens))
-            ids[row, span] = torch.tensor(list(tokens), dtype=torch.long)
+            ids[row, span] = torch.as_tensor(list(tokens), dtype=torch.long)
             mask[row, span] = 1
-        return ids, mask
+    return ids, mask
 
 
 def _end_of_text_id(tokenizer) -> int:

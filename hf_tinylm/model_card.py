@@ -37,16 +37,6 @@ def merge_tags(*groups) -> list:
     return merged
 
 
-def _unique_parameters(model) -> list:
-    """Each parameter once, even when modules share it (tied embeddings, one FFN for all layers)."""
-    seen, unique = set(), []
-    for parameter in model.parameters():  # already skips repeated Parameter objects; the id check is a guard
-        if id(parameter) not in seen:
-            seen.add(id(parameter))
-            unique.append(parameter)
-    return unique
-
-
 def count_parameters(model) -> dict:
     """{"total", "embedding", "non_embedding"}: shared tensors count once.
 
@@ -54,8 +44,7 @@ def count_parameters(model) -> dict:
     absolute position tables (every ``nn.Embedding``); everything else (attention, FFN, norms, Shaw relative
     vectors) is non-embedding.
     """
-    unique = _unique_parameters(model)
-    unique_ids = {id(parameter) for parameter in unique}
+    unique = list(model.parameters())  # each Parameter once, even when modules share it (tied, FFN sharing)
     embedding_ids = set()
     for module in model.modules():
         if isinstance(module, nn.Embedding):
@@ -63,7 +52,6 @@ def count_parameters(model) -> dict:
     output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if output is not None and getattr(output, "weight", None) is not None:
         embedding_ids.add(id(output.weight))
-    embedding_ids &= unique_ids
     total = sum(parameter.numel() for parameter in unique)
     embedding = sum(parameter.numel() for parameter in unique if id(parameter) in embedding_ids)
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
@@ -80,7 +68,7 @@ def _norm(name: str, bias: bool) -> str:
     return f"{label} ({'with' if bias else 'without'} bias)"
 
 
-def _is_causal_lm(model) -> bool:
+def is_causal_lm(model) -> bool:
     return hasattr(model, "get_output_embeddings") and model.get_output_embeddings() is not None
 
 
@@ -109,7 +97,7 @@ def architecture_rows(model) -> list:
         max_relative_position=config.max_relative_position,
         positional_encoding_type=config.positional_encoding_type,
     )
-    if _is_causal_lm(model):
+    if is_causal_lm(model):
         tying = (
             "tied: the LM head reuses the token embedding matrix"
             if config.tie_word_embeddings
@@ -147,7 +135,7 @@ def build_model_card(model, repo_id: str = None, tags=None, summary: str = None,
     ``summary`` and ``rows`` (label, value) describe the model; by default, a TinyLM's. Other model families
     (byte-level, next-thought) pass their own and share the rest of the layout.
     """
-    causal = _is_causal_lm(model)
+    causal = is_causal_lm(model)
     if summary is None:
         summary = (
             f"A super-tiny {'causal language model' if causal else 'transformer (base model, no LM head)'} built with\n"

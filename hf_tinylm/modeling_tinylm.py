@@ -47,18 +47,6 @@ def default_position_ids(attention_mask, past_length: int, length: int, device) 
     return torch.arange(past_length, past_length + length, device=device).unsqueeze(0)
 
 
-def _allowed_pairs(mask, batch: int, q_len: int, kv_len: int, past_length: int, causal: bool, device):
-    """Whatever form the mask helpers returned (None, bool, additive float), as a bool [b, 1, q, kv] table."""
-    if mask is None:
-        allowed = torch.ones(q_len, kv_len, dtype=torch.bool, device=device)
-        if causal:
-            allowed = allowed.tril(past_length)
-        return allowed[None, None].expand(batch, 1, q_len, kv_len)
-    if mask.dtype == torch.bool:
-        return mask
-    return mask == 0
-
-
 class TinyLMPreTrainedModel(SharingMixin, PreTrainedModel):
     config_class = TinyLMConfig
     base_model_prefix = "model"
@@ -113,10 +101,14 @@ class TinyLMModel(TinyLMPreTrainedModel):
     def __init__(self, config: TinyLMConfig):
         super().__init__(config)
         config.validate()
-        self.embedder = EMBEDDERS.get(config.embedder["embedder_type"])(config)
+        self.embedder = self._build_embedder(config)
         self.core = CORES.get(config.core["core_type"])(config)
         self.gradient_checkpointing = False
         self.post_init()
+
+    def _build_embedder(self, config):
+        """The embedder named by the config; a model family with its own embedder overrides this."""
+        return EMBEDDERS.get(config.embedder["embedder_type"])(config)
 
     def get_input_embeddings(self):
         return self.embedder.token_embedder
@@ -130,9 +122,8 @@ class TinyLMModel(TinyLMPreTrainedModel):
         self.embedder.token_embedder = value
 
     def _check_attention_backend(self):
-        positions = self.embedder.positional_encoding
-        needs_mask = positions.uses_relative_buckets or positions.uses_score_bias
-        if needs_mask and self.config._attn_implementation not in _MASK_BACKENDS:
+        """Relative positions (Shaw buckets, ALiBi bias) need an attention that takes a materialised mask."""
+        if self.config._attn_implementation not in _MASK_BACKENDS:
             raise ValueError(
                 f"attn_implementation={self.config._attn_implementation!r} cannot carry "
                 f"positional_encoding_type={self.config.positional_encoding_type!r}; allowed: {', '.join(_MASK_BACKENDS)}"
@@ -180,8 +171,9 @@ class TinyLMModel(TinyLMPreTrainedModel):
         )
         relative_buckets = None
         if custom_scores:
-            kv_length = mask.shape[-1] if mask is not None else past_length + length
-            mask = _allowed_pairs(mask, batch, length, kv_length, past_length, self.config.is_causal, hidden_states.device)
+            # Materialised (allow_is_causal_skip=False, eager/sdpa only): boolean, or additive with 0 where allowed.
+            kv_length = mask.shape[-1]
+            mask = mask if mask.dtype == torch.bool else mask == 0
             query_index = torch.arange(past_length, past_length + length, device=hidden_states.device)
             key_index = torch.arange(kv_length, device=hidden_states.device)
             bias = positions.score_bias(query_index, key_index)
@@ -216,11 +208,7 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
         self.lm_head = HEADS.get(config.head["head_type"])(config)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.model.embedder.token_embedder
-
-    def set_input_embeddings(self, value):
-        self.model.embedder.token_embedder = value
+    # get/set_input_embeddings: transformers' defaults delegate to self.model (base_model_prefix).
 
     def get_output_embeddings(self):
         return self.lm_head.linear

@@ -21,10 +21,8 @@ from transformers.utils import can_return_tuple
 
 from .byte_level_components import ByteLevelDecoder, ByteLevelEmbedder
 from .configuration_tinylm_byte import TinyLMByteConfig
-from .model_card import build_model_card
-from .model_card import architecture_rows
+from .model_card import architecture_rows, build_model_card
 from .modeling_tinylm import CACHE_FIELD, TinyLMModel, TinyLMPreTrainedModel, _pick_cache
-from .transformer_core import CORES
 
 
 @dataclass
@@ -86,13 +84,8 @@ class TinyLMBytePreTrainedModel(TinyLMPreTrainedModel):
 class TinyLMByteModel(TinyLMBytePreTrainedModel, TinyLMModel):
     """Byte-level embedder → TinyLM core; returns the core's last hidden state (TinyLMModel's forward)."""
 
-    def __init__(self, config: TinyLMByteConfig):
-        TinyLMPreTrainedModel.__init__(self, config)
-        config.validate()
-        self.embedder = ByteLevelEmbedder(config)
-        self.core = CORES.get(config.core["core_type"])(config)
-        self.gradient_checkpointing = False
-        self.post_init()
+    def _build_embedder(self, config: TinyLMByteConfig) -> ByteLevelEmbedder:
+        return ByteLevelEmbedder(config)
 
     def get_input_embeddings(self):
         return self.embedder.byte_embedding

@@ -26,9 +26,8 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_tinylm_next_thought import TinyLMNextThoughtConfig
-from .model_card import build_model_card
 from .lm_head import HEADS
-from .model_card import count_parameters
+from .model_card import build_model_card, count_parameters, is_causal_lm
 from .modeling_tinylm import CACHE_FIELD, TinyLMPreTrainedModel, _pick_cache
 from .next_thought_components import LATENT_CORES, HierarchicalEncoder, VariableLengthLatentDecoder, kept_token_count
 
@@ -69,7 +68,6 @@ def _check_right_padding(attention_mask):
 
 class TinyLMNextThoughtPreTrainedModel(TinyLMPreTrainedModel):
     config_class = TinyLMNextThoughtConfig
-    base_model_prefix = "model"
     _no_split_modules = ["TransformerBlock", "AttentionPoolingLayer"]
     # The decoder and encoder blocks take any backend without a mask; attention pooling forces eager itself.
     _supports_flash_attn = False
@@ -94,7 +92,7 @@ class TinyLMNextThoughtPreTrainedModel(TinyLMPreTrainedModel):
         for fraction in encoder["pct_pool_per_layer"]:
             kept = kept_token_count(kept, fraction)
             widths.append(str(kept))
-        causal = self.get_output_embeddings() is not None
+        causal = is_causal_lm(self)
 
         def blocks(section, kind):
             attention, ffn = section["attention"], section["ffn"]

@@ -24,10 +24,10 @@ def _norm(config, name: str, dim: int, bias: bool) -> nn.Module:
 class ProjectingFeedForward(nn.Module):
     """``linear_2(act(linear_1(x)))`` from width ``dim_in`` to ``dim_out``."""
 
-    def __init__(self, dim_in: int, dim_hidden: int, dim_out: int, activation: str, bias: bool):
+    def __init__(self, dim_in: int, dim_hidden: int, dim_out: int, activation: str, bias: bool, field: str = None):
         super().__init__()
         self.linear_1 = nn.Linear(dim_in, dim_hidden, bias=bias)
-        self.activation = ACTIVATIONS.get(activation)()
+        self.activation = ACTIVATIONS.get(activation, field)()  # errors name ``field`` (the config's) if given
         self.linear_2 = nn.Linear(dim_hidden, dim_out, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,19 +99,16 @@ class HierarchicalEncoder(nn.Module):
 
 
 @LATENT_CORES.register("baseline")
-class BaselineLatentCore(nn.Module):
-    """The original's baseline: each latent on its own through Linear → activation → Linear."""
+class BaselineLatentCore(ProjectingFeedForward):
+    """The original's baseline: each latent on its own through Linear → activation → Linear (with bias).
+
+    [..., latent_dim] (the latent of thought k) → [..., latent_dim] (the predicted thought k + 1).
+    """
 
     def __init__(self, config):
-        super().__init__()
         spec = config.core
-        self.linear_1 = nn.Linear(config.latent_dim, spec["ffn_dim"])
-        self.activation = ACTIVATIONS.get(spec["activation"], "core.activation")()
-        self.linear_2 = nn.Linear(spec["ffn_dim"], config.latent_dim)
-
-    def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        """[..., latent_dim] (the latent of thought k) → [..., latent_dim] (the predicted thought k + 1)."""
-        return self.linear_2(self.activation(self.linear_1(latents)))
+        dim = config.latent_dim
+        super().__init__(dim, spec["ffn_dim"], dim, spec["activation"], bias=True, field="core.activation")
 
 
 class VariableLengthLatentDecoder(nn.Module):

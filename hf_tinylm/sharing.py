@@ -48,13 +48,11 @@ class SharingMixin:
         should_save = getattr(self, "should_save_on_this_rank", None)
         return should_save(is_main_process) if should_save is not None else is_main_process
 
-    def _write_card_if_absent(self, save_directory, repo_id: str = None, tags=None) -> bool:
+    def _write_card_if_absent(self, save_directory):
         path = os.path.join(os.fspath(save_directory), README_NAME)
-        if os.path.exists(path):
-            return False
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(self.model_card_text(repo_id=repo_id, tags=tags))
-        return True
+        if not os.path.exists(path):
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(self.model_card_text())
 
     def _save_tokenizer(self, save_directory):
         # A saved model folder carries its tokenizer, so pipeline(...) and the embedder's text methods just work.
@@ -135,9 +133,10 @@ class SharingMixin:
         self._ensure_branch(api, repo_id, revision, create_pr)
         card = self._card_for_repo(api, repo_id, revision, tags)
         with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder, max_shard_size=max_shard_size, **save_kwargs)
+            # The card goes in first, so save_pretrained keeps it instead of generating a repo-less one.
             with open(os.path.join(folder, README_NAME), "w", encoding="utf-8") as handle:
                 handle.write(card)
+            self.save_pretrained(folder, max_shard_size=max_shard_size, **save_kwargs)
             return api.upload_folder(
                 repo_id=repo_id,
                 folder_path=folder,

@@ -6,8 +6,6 @@ were hard-coded in the original and take our defaults. Next-thought configs are 
 docs/experimental.md, with what the original left open.
 """
 
-import copy
-
 from .stlm_config import _check_keys, _plain, config_to_stlm, stlm_to_kwargs
 
 BYTE_SHELL_TYPES = ("byte_shell",)
@@ -15,7 +13,7 @@ _BYTE_TOP = ("byte_vocab_size", "byte_context_window", "byte_embedding_dim")
 
 
 def stlm_byte_to_kwargs(model_cfg) -> dict:
-    cfg = copy.deepcopy(_plain(model_cfg))
+    cfg = _plain(model_cfg)  # new dicts and lists: the pops below leave the caller's config alone
     if not isinstance(cfg, dict):
         raise ValueError(f"model must be a mapping, got {type(cfg).__name__} {cfg!r}")
     shell = cfg.pop("model_shell_type", BYTE_SHELL_TYPES[0])

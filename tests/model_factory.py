@@ -1,6 +1,8 @@
 """Small random TinyLM configs and models for tests."""
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
 
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
 
@@ -47,3 +49,18 @@ def tiny_model(attn_implementation="eager", seed=0, **config_kwargs) -> TinyLMFo
             elif "relative_positions" in name or name.endswith("norm.bias"):
                 param.normal_(0.0, 0.2)
     return model.eval()
+
+
+# 96 characters for ids 0..95 of the tiny models' 97-token vocabulary; 96 is end-of-text.
+CHARACTERS = [chr(code) for code in range(32, 127)] + ["\n"]
+CHAR_EOS = 96
+
+
+def char_tokenizer() -> PreTrainedTokenizerFast:
+    """One token per character, matching ``tiny_model``'s vocabulary, so generated ids decode to readable text."""
+    vocab = {character: index for index, character in enumerate(CHARACTERS)}
+    vocab["<|endoftext|>"] = CHAR_EOS
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    backend.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>")

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from tokenizers import AddedToken, decoders, models, pre_tokenizers
 from tokenizers import Tokenizer as RustTokenizer
 
-from .byte_level import BYTE_TO_CHAR, bytes_to_token_string
+from .byte_level import BYTE_TO_CHAR, bytes_to_token_string, merge_pair
 
 PAD_TOKEN = "<|pad|>"
 END_OF_TEXT = "<|endoftext|>"
@@ -124,7 +124,7 @@ def bpe_layout_from_backend(backend: RustTokenizer, source: str) -> tuple[list[t
             raise refuse(f"byte {byte} is not id {byte}")
     merges = []
     for index, merge in enumerate(model["merges"]):
-        first, second = merge.split(" ") if isinstance(merge, str) else merge
+        first, second = merge_pair(merge)
         if vocab.get(first + second) != FIRST_MERGED_ID + index:
             raise refuse(f"merge {index} ({first!r}, {second!r}) is not id {FIRST_MERGED_ID + index}")
         merges.append((vocab[first], vocab[second]))

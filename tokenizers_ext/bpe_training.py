@@ -31,7 +31,7 @@ from tokenizers import Tokenizer as RustTokenizer
 from tqdm.auto import tqdm
 
 from .bpe_backend import FIRST_MERGED_ID, MIN_VOCAB_SIZE, SPECIAL_TOKENS, check_pre_split
-from .byte_level import token_string_to_bytes
+from .byte_level import merge_pair, token_string_to_bytes
 from .input_checks import check_text
 
 _READ_BLOCK = 1 << 20
@@ -145,7 +145,7 @@ def _to_original_ids(learned_merges: list) -> list[tuple[int, int]]:
     id_of_bytes = {bytes([b]): b for b in range(256)}
     merges: list[tuple[int, int]] = []
     for merge in learned_merges:
-        first, second = merge.split(" ") if isinstance(merge, str) else merge
+        first, second = merge_pair(merge)
         first_bytes, second_bytes = token_string_to_bytes(first), token_string_to_bytes(second)
         merged = first_bytes + second_bytes
         if merged in id_of_bytes:

@@ -8,6 +8,8 @@ byte as one printable character: the printable Latin-1 bytes stand for themselve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def _build_byte_to_char() -> dict[int, str]:
     printable = (
@@ -27,15 +29,18 @@ def _build_byte_to_char() -> dict[int, str]:
 BYTE_TO_CHAR: dict[int, str] = _build_byte_to_char()
 CHAR_TO_BYTE: dict[str, int] = {c: b for b, c in BYTE_TO_CHAR.items()}
 
-# str.translate table: a latin-1 decoded byte string -> its byte-level spelling, in one C call.
-_LATIN1_TO_BYTE_LEVEL = {b: c for b, c in BYTE_TO_CHAR.items()}
-
 
 def bytes_to_token_string(data: bytes) -> str:
     """Spell raw bytes the way a byte-level `tokenizers` model names its tokens."""
-    return data.decode("latin-1").translate(_LATIN1_TO_BYTE_LEVEL)
+    # latin-1 maps byte b to code point b, so BYTE_TO_CHAR is already a str.translate table: one C call.
+    return data.decode("latin-1").translate(BYTE_TO_CHAR)
 
 
 def token_string_to_bytes(token: str) -> bytes:
     """Inverse of `bytes_to_token_string`; KeyError if `token` holds a character outside the table."""
     return bytes(CHAR_TO_BYTE[c] for c in token)
+
+
+def merge_pair(merge: str | Sequence[str]) -> Sequence[str]:
+    """A merge as `tokenizers` serializes it: "first second" (older files) or ["first", "second"]."""
+    return merge.split(" ") if isinstance(merge, str) else merge

@@ -19,6 +19,7 @@ from tokenizers import AddedToken, decoders, models, pre_tokenizers, processors
 from tokenizers import Tokenizer as RustTokenizer
 
 from .base import Tokenizer
+from .byte_level import merge_pair
 from .gpt2_vocab import END_OF_TEXT, GPT2_DATA_PIN, GPT2Vocab, load_gpt2_vocab
 from .tiktoken_engine import batch_threads, gpt2_tiktoken_encoding, tiktoken_available
 
@@ -55,7 +56,6 @@ class GPT2Tokenizer(Tokenizer):
             vocab = gpt2_vocab_from_backend(self._tokenizer, source)
             _require_end_of_text(vocab, source)
         self._gpt2_vocab = vocab
-        self._fingerprint = vocab.fingerprint
         self._engine = self._choose_engine(engine)
 
     @property
@@ -64,9 +64,9 @@ class GPT2Tokenizer(Tokenizer):
         return self._engine
 
     def _choose_engine(self, requested: str) -> str:
-        exact_gpt2 = self._gpt2_vocab.is_openai_gpt2()
         if requested == "tokenizers":
-            return "tokenizers"
+            return "tokenizers"  # needs neither tiktoken nor the vocabulary's fingerprint
+        exact_gpt2 = self._gpt2_vocab.is_openai_gpt2()
         if requested == "tiktoken":
             if not tiktoken_available():
                 raise ModuleNotFoundError("engine='tiktoken' needs tiktoken: `pip install tiktoken`")
@@ -79,7 +79,7 @@ class GPT2Tokenizer(Tokenizer):
         return "tiktoken" if exact_gpt2 and tiktoken_available() else "tokenizers"
 
     def _tiktoken(self):
-        return gpt2_tiktoken_encoding(self._gpt2_vocab, self._fingerprint)
+        return gpt2_tiktoken_encoding(self._gpt2_vocab)
 
     def _encode_plain(self, text: str) -> list[int]:
         if self._engine == "tiktoken":
@@ -125,5 +125,5 @@ def gpt2_vocab_from_backend(backend: RustTokenizer, source: str) -> GPT2Vocab:
     model = json.loads(backend.to_str())["model"]
     if model.get("type") != "BPE":
         raise ValueError(f"{source}: GPT2Tokenizer needs a BPE model, found {model.get('type')!r}")
-    merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in model["merges"]]
+    merges = [tuple(merge_pair(merge)) for merge in model["merges"]]
     return GPT2Vocab(vocab=model["vocab"], merges=merges)

@@ -43,8 +43,9 @@ def gpt2_split_pattern() -> str:
     return r50k_pat_str
 
 
-def gpt2_tiktoken_encoding(vocab: GPT2Vocab, fingerprint: str) -> tiktoken.Encoding:
+def gpt2_tiktoken_encoding(vocab: GPT2Vocab) -> tiktoken.Encoding:
     """A tiktoken Encoding for `vocab` (cached per fingerprint: building one takes ~0.2 s)."""
+    fingerprint = vocab.fingerprint  # a cached_property: hashed once per vocabulary
     encoding = _ENCODINGS.get(fingerprint)
     if encoding is None:
         import tiktoken

@@ -65,9 +65,8 @@ def build_generator(model, tokenizer, args):
 
 def run_generate(args) -> int:
     import torch
+    # No `import hf_tinylm` needed for the Auto classes: importing this module has already run its __init__.
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    import hf_tinylm  # noqa: F401  (registers TinyLM with the Auto classes)
 
     if not os.path.isdir(args.model_dir):
         raise FileNotFoundError(f"no model folder at {args.model_dir}")

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache
 
+from ..modeling_tinylm import default_position_ids
+
 # Cache lengths are rounded up to a multiple of this when compiling, so one compiled step serves many lengths.
 COMPILE_LENGTH_BUCKET = 128
 
@@ -59,8 +61,7 @@ def weights_signature(model) -> tuple:
 
 def prompt_positions(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position of each prompt token counting real tokens only (padding gets 0), as the model assigns them."""
-    positions = attention_mask.long().cumsum(-1) - 1
-    return positions.masked_fill(attention_mask == 0, 0)
+    return default_position_ids(attention_mask, 0, attention_mask.shape[1], attention_mask.device)
 
 
 def check_prompt(input_ids: torch.Tensor, attention_mask) -> tuple:
@@ -168,9 +169,12 @@ class StaticCacheDecoder(Decoder):
         self.uses_score_bias = self.positions.uses_score_bias
         self.uses_relative_buckets = self.positions.uses_relative_buckets
         self.compile_mode = normalize_compile_mode(compile)
-        self.compile = self.compile_mode is not None
         self._compiled_step = None
         self._frozen_signature = None
+
+    @property
+    def compile(self) -> bool:
+        return self.compile_mode is not None
 
     def session(self, input_ids, attention_mask, max_new_tokens):
         return StaticCacheSession(self, input_ids, attention_mask, max_new_tokens)

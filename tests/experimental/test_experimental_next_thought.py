@@ -1,28 +1,22 @@
 """Next-thought models: config, attention pooling, the causal objective, generation, saving, training."""
 
 import json
-import os
-import sys
 
 import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from experimental.metrics import evaluate_bits_per_byte  # noqa: E402
-from experimental.next_thought import (  # noqa: E402
+from experimental.metrics import evaluate_bits_per_byte
+from experimental.next_thought import (
     AttentionPoolingLayer,
     TinyLMNextThoughtConfig,
     TinyLMNextThoughtForCausalLM,
     TinyLMNextThoughtModel,
     kept_token_count,
 )
-from experimental.training import complete, gpt2_tokenizer, sample_text, train_causal_lm  # noqa: E402
-from hf_tinylm.generation import GreedyGenerator  # noqa: E402
-from hf_tinylm.model_card import CARD_MARKER  # noqa: E402
+from experimental.training import complete, gpt2_tokenizer, sample_text, train_causal_lm
+from hf_tinylm.generation import GreedyGenerator
+from hf_tinylm.model_card import CARD_MARKER
 
 VOCAB = 97
 

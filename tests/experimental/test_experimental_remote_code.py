@@ -7,12 +7,8 @@ import sys
 
 import torch
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from experimental.byte_level import TinyLMByteConfig, TinyLMByteForCausalLM  # noqa: E402
-from experimental.next_thought import TinyLMNextThoughtConfig, TinyLMNextThoughtForCausalLM  # noqa: E402
+from experimental.byte_level import TinyLMByteConfig, TinyLMByteForCausalLM
+from experimental.next_thought import TinyLMNextThoughtConfig, TinyLMNextThoughtForCausalLM
 
 REMOTE_CODE_SCRIPT = r"""
 import importlib.abc, json, os, sys

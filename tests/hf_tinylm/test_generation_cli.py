@@ -1,9 +1,7 @@
 """``tinylm generate DIR --prompt ...`` on a tiny saved model with its tokenizer."""
 
 import pytest
-from model_factory import tiny_model
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
+from model_factory import char_tokenizer, tiny_model
 
 from hf_tinylm.cli import main
 from hf_tinylm.generation import GreedyGenerator, Sampler
@@ -12,13 +10,7 @@ PROMPT = "Once upon a time"
 
 
 def saved_char_tokenizer(folder):
-    characters = [chr(code) for code in range(32, 127)] + ["\n"]
-    vocab = {character: index for index, character in enumerate(characters)}
-    vocab["<|endoftext|>"] = 96
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
-    backend.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>")
+    tokenizer = char_tokenizer()
     tokenizer.save_pretrained(folder)
     return tokenizer
 

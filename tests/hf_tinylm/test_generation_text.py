@@ -4,25 +4,13 @@ import importlib.resources
 
 import pytest
 import torch
-from model_factory import tiny_model
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from model_factory import CHAR_EOS, CHARACTERS, char_tokenizer, tiny_model
+from transformers import GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM
 
 from hf_tinylm.generation import GreedyGenerator, TopKSampler, TopPSampler
 from hf_tinylm.generation.stopping import find_stop, normalize_stop, settled_length
 
-# 96 characters for ids 0..95 of the tiny models' 97-token vocabulary; 96 is end-of-text.
-CHARACTERS = [chr(code) for code in range(32, 127)] + ["\n"]
-EOS = 96
-
-
-def char_tokenizer():
-    vocab = {character: index for index, character in enumerate(CHARACTERS)}
-    vocab["<|endoftext|>"] = EOS
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
-    backend.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
-    backend.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>")
+EOS = CHAR_EOS
 
 
 @pytest.fixture(scope="module")

@@ -16,20 +16,17 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from fake_hub import FakeHub, run_push_in_subprocess
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from hf_tinylm import TinyLMConfig, TinyLMForCausalLM, TinyLMModel  # noqa: E402
-from hf_tinylm.activations import ACTIVATIONS  # noqa: E402
-from hf_tinylm.model_card import CARD_MARKER, count_parameters  # noqa: E402
-from hf_tinylm.positional_encoding import (  # noqa: E402
+from hf_tinylm import TinyLMConfig, TinyLMForCausalLM, TinyLMModel
+from hf_tinylm.activations import ACTIVATIONS
+from hf_tinylm.model_card import CARD_MARKER, count_parameters
+from hf_tinylm.positional_encoding import (
     alibi_slopes,
     rotary_inverse_frequencies,
     sinusoidal_table,
 )
-from hf_tinylm.sharing import SharingMixin  # noqa: E402
+from hf_tinylm.sharing import SharingMixin
 
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AUTO_MAP = SharingMixin.AUTO_MAP
 
 VOCAB = 64

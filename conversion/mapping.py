@@ -48,9 +48,11 @@ def qkv_split_sizes(config) -> tuple:
 def build_like(model_class, config, state_dict: dict, source):
     """``model_class(config)`` loaded strictly with ``state_dict``, in ``source``'s dtype and train/eval mode, with
     ``source``'s generation defaults (``transfer_generation_config``)."""
-    target = model_class(config)
+    # Built in the source's dtype as from_pretrained(dtype=...) builds it: weights in that dtype, computed tables
+    # (rotary frequencies) in the float32 their code asks for. Casting a float32 model afterwards would round those
+    # tables too, and a bfloat16 target would then part from its source (and from itself once saved and reloaded).
+    target = model_class._from_config(config, dtype=source.dtype)
     target.load_state_dict(state_dict, strict=True)
-    target.to(source.dtype)
     target.train(source.training)
     transfer_generation_config(source, target)
     return target

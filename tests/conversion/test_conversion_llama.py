@@ -96,6 +96,23 @@ def test_dtype_mode_and_generation_config_are_kept():
     assert from_llama(llama).dtype == torch.bfloat16
 
 
+def test_a_bfloat16_folder_converts_with_its_rotary_tables_in_float32(tmp_path):
+    """from_pretrained(dtype=bfloat16) keeps computed tables (rotary frequencies) in float32; the converted model
+    must too, or its logits part from the source's (and from its own once saved and reloaded)."""
+    from transformers import AutoModelForCausalLM
+
+    from conversion.verify import max_logit_difference
+
+    randomized(tiny_model()).to(torch.bfloat16).save_pretrained(tmp_path)
+    source = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
+    llama = to_llama(source)
+    assert llama.dtype == torch.bfloat16 and llama.model.rotary_emb.inv_freq.dtype == torch.float32
+    assert max_logit_difference(source, llama) == 0
+    back = from_llama(llama)
+    assert back.model.embedder.positional_encoding.inv_freq.dtype == torch.float32
+    assert max_logit_difference(source, back) == 0
+
+
 @pytest.mark.parametrize(
     ("settings", "feature"),
     [

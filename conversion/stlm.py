@@ -25,7 +25,7 @@ import re
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
+from hf_tinylm import TinyLMConfig, TinyLMForCausalLM, config_from_stlm, stlm_family
 from hf_tinylm.positional_encoding import sinusoidal_table
 
 from .atomic import atomic_output_dir, check_output_dir
@@ -35,7 +35,6 @@ from .safe_loading import load_checkpoint
 from .verify import check_logit_parity
 
 GPT2_VOCAB_SIZE = 50257
-GPT2_END_OF_TEXT = 50256
 SINCOS_TABLE_KEY = "embedding_model.positional_encodings.pe"
 # Non-persistent state that some versions save: recomputed by TinyLM, never weights.
 _BUFFER_SUFFIXES = (".freqs_cis", ".inv_freq", ".masked_bias", ".attn.bias")
@@ -86,23 +85,26 @@ def read_stlm_checkpoint(ckpt_path) -> tuple:
 
 
 def tinylm_config_from_stlm(model_config: dict, **overrides) -> TinyLMConfig:
-    """``TinyLMConfig.from_stlm`` with the original tokenizers' special ids, refusing what cannot be converted."""
+    """``hf_tinylm.config_from_stlm`` (with the original tokenizers' special ids), refusing what cannot be converted:
+    checkpoints of the generic shell only."""
     try:
         kind = model_config["embedder"]["tokenizer_type"]
         vocab_size = model_config["vocab_size"]
     except (KeyError, TypeError):
         kind, vocab_size = None, None
-    ids = {}
-    if kind == "gpt2" and isinstance(vocab_size, int):
-        if vocab_size < GPT2_VOCAB_SIZE:
-            raise ConversionError(f"the checkpoint uses the gpt2 tokenizer ({GPT2_VOCAB_SIZE} tokens) but its "
-                                  f"vocab_size is {vocab_size}; the model and tokenizer do not fit together")
-        ids = {"eos_token_id": GPT2_END_OF_TEXT, "pad_token_id": GPT2_END_OF_TEXT}
-    elif kind == "bpe" and isinstance(vocab_size, int) and vocab_size >= 2:
-        ids = {"eos_token_id": vocab_size - 1, "pad_token_id": vocab_size - 2}
-    ids.update(overrides)
+    if kind == "gpt2" and isinstance(vocab_size, int) and vocab_size < GPT2_VOCAB_SIZE:
+        raise ConversionError(f"the checkpoint uses the gpt2 tokenizer ({GPT2_VOCAB_SIZE} tokens) but its "
+                              f"vocab_size is {vocab_size}; the model and tokenizer do not fit together")
     try:
-        config = TinyLMConfig.from_stlm(model_config, **ids)
+        family = stlm_family(model_config)
+        if family != "tinylm":
+            raise UnsupportedFeatureError(
+                f"the checkpoint is a {family} model; only checkpoints of the generic shell (embedder, core and head "
+                f"'generic', core 'generic' or 'generic_ffn_sharing') can be converted"
+            )
+        config = config_from_stlm(model_config, **overrides)
+    except UnsupportedFeatureError:
+        raise
     except ValueError as error:
         raise ConversionError(f"the checkpoint's model config cannot be read: {error}") from None
     ffn = config.core["ffn"]

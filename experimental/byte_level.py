@@ -7,7 +7,6 @@ with its token → bytes table taken from the tokenizer. The modeling code lives
 that ``save_pretrained`` can copy it next to the weights.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from hf_tinylm.byte_level_components import (
     ByteLevelDecoder,
@@ -23,9 +22,7 @@ from hf_tinylm.modeling_tinylm_byte import (
     TinyLMBytePreTrainedModel,
 )
 
-AutoConfig.register(TinyLMByteConfig.model_type, TinyLMByteConfig, exist_ok=True)
-AutoModel.register(TinyLMByteConfig, TinyLMByteModel, exist_ok=True)
-AutoModelForCausalLM.register(TinyLMByteConfig, TinyLMByteForCausalLM, exist_ok=True)
+# Registered with the Auto classes by `import hf_tinylm` (which importing this module runs).
 
 
 def build_byte_model(config: TinyLMByteConfig, tokenizer, **from_config_kwargs) -> TinyLMByteForCausalLM:

@@ -12,14 +12,13 @@ the body, so generators that feed one token per step work on the shell itself; `
 model's (same modules, same logits).
 """
 
-import inspect
-
 import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from hf_tinylm.embedder import pad_token_lists
+from hf_tinylm.hf_core import HFCore
 from hf_tinylm.modeling_tinylm import CACHE_FIELD  # the cache output field's name in this transformers version
 
 
@@ -90,23 +89,6 @@ class HFEmbedder(nn.Module):
 
     def pad_batch(self, token_lists: list, direction: str = "right"):
         return self._require_tokenizer().pad_batch(token_lists, direction)
-
-
-class HFCore(nn.Module):
-    """The wrapped model's body, fed ``inputs_embeds``; returns the body's output (``.last_hidden_state``)."""
-
-    def __init__(self, body: nn.Module):
-        super().__init__()
-        self.body = body
-        # transformers 5.24 renamed the body's cache argument from past_key_values to cache.
-        self.cache_keyword = "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
-
-    def forward(self, inputs_embeds: torch.Tensor, attention_mask=None, position_ids=None, cache=None,
-                use_cache: bool = False, **kwargs):
-        # Only what was given: some bodies take no position_ids.
-        optional = {name: value for name, value in (("attention_mask", attention_mask), ("position_ids", position_ids),
-                                                    (self.cache_keyword, cache)) if value is not None}
-        return self.body(inputs_embeds=inputs_embeds, use_cache=use_cache, **optional, **kwargs)
 
 
 class HFHead(nn.Module):

@@ -8,7 +8,6 @@ files so that ``save_pretrained`` can copy it next to the weights; docs/experime
 and the decisions the original left open.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from hf_tinylm.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
 from hf_tinylm.modeling_tinylm_next_thought import (
@@ -27,9 +26,7 @@ from hf_tinylm.next_thought_components import (
     kept_token_count,
 )
 
-AutoConfig.register(TinyLMNextThoughtConfig.model_type, TinyLMNextThoughtConfig, exist_ok=True)
-AutoModel.register(TinyLMNextThoughtConfig, TinyLMNextThoughtModel, exist_ok=True)
-AutoModelForCausalLM.register(TinyLMNextThoughtConfig, TinyLMNextThoughtForCausalLM, exist_ok=True)
+# Registered with the Auto classes by `import hf_tinylm` (which importing this module runs).
 
 __all__ = [
     "TinyLMNextThoughtConfig",

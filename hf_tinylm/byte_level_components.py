@@ -130,6 +130,9 @@ class ByteLevelEmbedder(GenericEmbedder):
         self.projection = nn.Linear(config.byte_embedding_dim, config.hidden_size, bias=False)
         self.positional_encoding = POSITIONAL_ENCODINGS.get(config.positional_encoding_type)(config)
         self.dropout = nn.Dropout(config.dropout)
+        # GenericEmbedder.__init__ is skipped above, so set what its text interface reads: attached_tokenizer()
+        # finds the tokenizer saved beside a loaded model through config.name_or_path.
+        self.config = config
         self.tokenizer = None
         self._has_token_bytes = False
 
@@ -153,6 +156,9 @@ class ByteLevelEmbedder(GenericEmbedder):
 
     def set_tokenizer(self, tokenizer):
         """Attach the tokenizer; a model without a byte table takes it from the tokenizer's vocabulary."""
+        if tokenizer is None:  # nothing to attach (attached_tokenizer() on a folder saved without one)
+            super().set_tokenizer(None)
+            return
         table = token_bytes_table(tokenizer, *self.token_bytes.shape, self.pad_byte, self.eot_byte)
         if not self.has_token_bytes:
             self.set_token_bytes(table)

@@ -11,22 +11,20 @@ def _demo(args) -> int:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from . import TinyLMConfig, TinyLMForCausalLM
+    from . import model_from_stlm
     from .model_card import count_parameters
     from .presets import STLM_BASELINE
 
     torch.manual_seed(args.seed)
-    config = TinyLMConfig.from_stlm(STLM_BASELINE)
-    model = TinyLMForCausalLM(config)
+    model = model_from_stlm(STLM_BASELINE)  # with GPT-2's tokenizer attached
+    config = model.config
     n_params = count_parameters(model)["total"]
     print(f"built the STLM baseline: {n_params / 1e6:.1f}M parameters "
           f"({config.num_hidden_layers} layers, hidden {config.hidden_size}, "
           f"{config.num_attention_heads} heads / {config.num_key_value_heads} key-value heads, "
           f"{config.positional_encoding_type}, {config.core['ffn']['ffn_type']})")
-    tokenizer = _gpt2_tokenizer()
-    if tokenizer is not None:
-        model.set_tokenizer(tokenizer)  # save_pretrained then writes it beside the weights
-    model.save_pretrained(args.out)
+    tokenizer = model.tokenizer
+    model.save_pretrained(args.out)  # the tokenizer too, beside the weights
     print(f"saved to {args.out}")
 
     reloaded = AutoModelForCausalLM.from_pretrained(args.out).eval()
@@ -49,14 +47,6 @@ def _demo(args) -> int:
     print(f"generated {new_tokens} tokens in {elapsed:.2f}s ({new_tokens / elapsed:.1f} tokens/s, untrained weights):")
     print(text)
     return 0
-
-
-def _gpt2_tokenizer():
-    try:
-        from tokenizers_ext import GPT2Tokenizer
-    except ImportError:
-        return None
-    return GPT2Tokenizer()
 
 
 def build_parser() -> argparse.ArgumentParser:

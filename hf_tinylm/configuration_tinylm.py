@@ -95,6 +95,19 @@ def _require_positive_number(field: str, value):
         raise ValueError(f"{field}={value!r} is invalid; allowed: a positive number")
 
 
+def check_special_token_ids(config):
+    """bos/eos/pad token ids (each None, an id or a list of ids) must lie in [0, vocab_size)."""
+    for field in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        value = getattr(config, field, None)
+        for token_id in value if isinstance(value, list) else [value]:
+            if token_id is not None and (
+                isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < config.vocab_size
+            ):
+                raise ValueError(
+                    f"{field}={value!r} is invalid; allowed: None or an id in [0, vocab_size={config.vocab_size})"
+                )
+
+
 class TinyLMConfig(PretrainedConfig):
     model_type = "tinylm"
     keys_to_ignore_at_inference = ["cache", "past_key_values"]
@@ -278,16 +291,7 @@ class TinyLMConfig(PretrainedConfig):
                 f"head dimension hidden_size/num_heads={self.head_dim} is odd, which rope cannot rotate; "
                 f"allowed: an even head dimension with positional_encoding_type='rope'"
             )
-        for field in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            value = getattr(self, field, None)
-            ids = value if isinstance(value, list) else [value]
-            for token_id in ids:
-                if token_id is not None and (
-                    isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < self.vocab_size
-                ):
-                    raise ValueError(
-                        f"{field}={value!r} is invalid; allowed: None or an id in [0, vocab_size={self.vocab_size})"
-                    )
+        check_special_token_ids(self)
 
     # ---- the original project's config format -------------------------------------------------------------
     @classmethod
@@ -295,7 +299,7 @@ class TinyLMConfig(PretrainedConfig):
         """Build from the ``model:`` section of an original STLM config (a dict or an OmegaConf DictConfig)."""
         from .stlm_config import stlm_to_kwargs
 
-        return cls(**stlm_to_kwargs(model_cfg), **kwargs)
+        return cls(**{**stlm_to_kwargs(model_cfg), **kwargs})
 
     def to_stlm(self) -> dict:
         """The ``model:`` section of an original STLM config describing this model."""

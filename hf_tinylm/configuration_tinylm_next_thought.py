@@ -17,7 +17,14 @@ from transformers import PretrainedConfig
 
 from .activations import ACTIVATIONS
 from .block_stacks import BLOCK_SECTION_DEFAULTS, STACK_POSITIONAL_ENCODINGS, block_config
-from .configuration_tinylm import INITIALIZERS, _require_bool, _require_fraction, _require_positive_int, merge_section
+from .configuration_tinylm import (
+    INITIALIZERS,
+    _require_bool,
+    _require_fraction,
+    _require_positive_int,
+    check_special_token_ids,
+    merge_section,
+)
 from .embedder import TOKENIZER_TYPES
 from .normalization import NORMALIZATIONS
 
@@ -232,13 +239,7 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
             self.pooling_block_config(layer)
         self.decoder_block_config()
 
-        for field in ("bos_token_id", "eos_token_id", "pad_token_id"):
-            value = getattr(self, field, None)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or not 0 <= value < self.vocab_size):
-                raise ValueError(
-                    f"{field}={value!r} is invalid; allowed: None or an id in [0, vocab_size={self.vocab_size})"
-                )
+        check_special_token_ids(self)
 
     # ---- the original project's config format -------------------------------------------------------------
     @classmethod

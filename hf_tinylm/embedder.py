@@ -28,11 +28,13 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 class GenericEmbedder(nn.Module):
     """Token embedding + absolute positional encoding (if any) + dropout."""
 
-    def __init__(self, config):
+    def __init__(self, config, positional_encoding_type: str = None):
         super().__init__()
         self.context_window = config.max_position_embeddings
         self.token_embedder = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.positional_encoding = POSITIONAL_ENCODINGS.get(config.positional_encoding_type)(config)
+        # A model whose core brings its own positions (a pretrained body) names the scheme its embedder adds.
+        scheme = config.positional_encoding_type if positional_encoding_type is None else positional_encoding_type
+        self.positional_encoding = POSITIONAL_ENCODINGS.get(scheme)(config)
         self.dropout = nn.Dropout(config.dropout)
         self.config = config
         self.tokenizer = None
@@ -50,11 +52,9 @@ class GenericEmbedder(nn.Module):
     def attached_tokenizer(self):
         """The attached tokenizer; a model loaded from a folder finds the one saved beside it on first use."""
         if self.tokenizer is None:
-            folder = getattr(self.config, "name_or_path", None)
-            if folder and any(os.path.isfile(os.path.join(folder, name)) for name in _TOKENIZER_FILES):
-                from transformers import AutoTokenizer
-
-                self.set_tokenizer(AutoTokenizer.from_pretrained(folder))
+            found = saved_tokenizer(self.config)
+            if found is not None:
+                self.set_tokenizer(found)
         return self.tokenizer
 
     def _require_tokenizer(self):
@@ -89,6 +89,16 @@ class GenericEmbedder(nn.Module):
         tokenizer = self._require_tokenizer()
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _end_of_text_id(tokenizer)
         return pad_token_lists(token_lists, pad_id, direction)
+
+
+def saved_tokenizer(config):
+    """The tokenizer saved beside the model ``config`` was loaded from (``config.name_or_path``), else None."""
+    folder = getattr(config, "name_or_path", None)
+    if folder and any(os.path.isfile(os.path.join(folder, name)) for name in _TOKENIZER_FILES):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(folder)
+    return None
 
 
 def pad_token_lists(token_lists: list, pad_id: int, direction: str):

@@ -123,7 +123,8 @@ class TinyLMByteForCausalLM(TinyLMBytePreTrainedModel, GenerationMixin):
 
     @property
     def tokenizer(self):
-        return self.model.embedder.tokenizer
+        """The attached tokenizer (or the one saved beside a loaded model), else None."""
+        return self.model.embedder.attached_tokenizer()
 
     @property
     def token_bytes(self) -> torch.Tensor:

@@ -26,6 +26,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import ModelOutput, can_return_tuple
 
 from .configuration_tinylm_next_thought import TinyLMNextThoughtConfig
+from .embedder import saved_tokenizer
 from .lm_head import HEADS
 from .model_card import build_model_card, count_parameters, is_causal_lm
 from .modeling_tinylm import CACHE_FIELD, TinyLMPreTrainedModel, _pick_cache
@@ -200,6 +201,17 @@ class TinyLMNextThoughtForCausalLM(TinyLMNextThoughtPreTrainedModel, GenerationM
 
     def set_output_embeddings(self, value):
         self.lm_head.linear = value
+
+    def set_tokenizer(self, tokenizer):
+        # Not a module and without a state_dict: kept outside the module tree; save_pretrained writes it.
+        object.__setattr__(self, "_tokenizer", tokenizer)
+
+    @property
+    def tokenizer(self):
+        """The attached tokenizer (or the one saved beside a loaded model), else None."""
+        if getattr(self, "_tokenizer", None) is None:
+            object.__setattr__(self, "_tokenizer", saved_tokenizer(self.config))
+        return self._tokenizer
 
     def decode(self, thoughts: torch.Tensor, input_ids: torch.LongTensor, first: int, last: int) -> torch.Tensor:
         """Hidden states predicting tokens first·T … last·T − 1 from thoughts θ_first … θ_{last-1}.

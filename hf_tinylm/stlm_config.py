@@ -90,28 +90,11 @@ def stlm_to_kwargs(model_cfg) -> dict:
     }
 
 
-def config_to_stlm(config) -> dict:
-    attention, ffn = config.core["attention"], config.core["ffn"]
+def shell_parts_to_stlm(config, core_model: dict) -> dict:
+    """The ``model:`` section of a config with our generic embedder and head (TinyLM's, or around a pretrained
+    core), given its ``core_model`` part."""
     model = {
-        "core_model": {
-            "core_model_type": config.core["core_type"],
-            "num_layers": config.core["num_layers"],
-            "ffn": {
-                "ffn_type": ffn["ffn_type"],
-                "ffn_dim": ffn["ffn_dim"],
-                "activation": ffn["activation"],
-                "normalization": ffn["normalization"],
-                "bias": ffn["bias"],
-            },
-            "attn": {
-                "attn_type": attention["attention_type"],
-                "num_heads": attention["num_heads"],
-                "normalization": attention["normalization"],
-                "group_size": attention["group_size"],
-                "bias": attention["bias"],
-                "is_causal": attention["is_causal"],
-            },
-        },
+        "core_model": core_model,
         "embedder": {
             "tokenizer_type": config.embedder["tokenizer_type"],
             "embedding_model_type": config.embedder["embedder_type"],
@@ -132,3 +115,26 @@ def config_to_stlm(config) -> dict:
     if config.dropout:
         model["dropout"] = config.dropout
     return model
+
+
+def config_to_stlm(config) -> dict:
+    attention, ffn = config.core["attention"], config.core["ffn"]
+    return shell_parts_to_stlm(config, {
+        "core_model_type": config.core["core_type"],
+        "num_layers": config.core["num_layers"],
+        "ffn": {
+            "ffn_type": ffn["ffn_type"],
+            "ffn_dim": ffn["ffn_dim"],
+            "activation": ffn["activation"],
+            "normalization": ffn["normalization"],
+            "bias": ffn["bias"],
+        },
+        "attn": {
+            "attn_type": attention["attention_type"],
+            "num_heads": attention["num_heads"],
+            "normalization": attention["normalization"],
+            "group_size": attention["group_size"],
+            "bias": attention["bias"],
+            "is_causal": attention["is_causal"],
+        },
+    })

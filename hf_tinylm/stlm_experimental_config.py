@@ -8,7 +8,8 @@ docs/experimental.md, with what the original left open.
 
 from .stlm_config import _check_keys, _plain, config_to_stlm, stlm_to_kwargs
 
-BYTE_SHELL_TYPES = ("byte_shell",)
+# The original builds byte-level models under either shell (byte_level.yaml and byte_debug.yaml say "standard").
+BYTE_SHELL_TYPES = ("byte_shell", "standard")
 _BYTE_TOP = ("byte_vocab_size", "byte_context_window", "byte_embedding_dim")
 
 
@@ -18,14 +19,25 @@ def stlm_byte_to_kwargs(model_cfg) -> dict:
         raise ValueError(f"model must be a mapping, got {type(cfg).__name__} {cfg!r}")
     shell = cfg.pop("model_shell_type", BYTE_SHELL_TYPES[0])
     if shell not in BYTE_SHELL_TYPES:
-        raise ValueError(f"model.model_shell_type={shell!r} is not the byte-level shell; allowed: 'byte_shell'")
+        raise ValueError(f"model.model_shell_type={shell!r} is not a byte-level shell; "
+                         f"allowed: {', '.join(BYTE_SHELL_TYPES)}")
+    embedder = cfg.get("embedder")
+    byte_tokenizer_type = "bpe"
+    if isinstance(embedder, dict):
+        byte_tokenizer_type = embedder.pop("byte_tokenizer_type", byte_tokenizer_type)
+        # The original's files repeat byte_context_window in the embedder section; one value must win, so both agree.
+        if "byte_context_window" in embedder:
+            repeated = embedder.pop("byte_context_window")
+            if cfg.setdefault("byte_context_window", repeated) != repeated:
+                raise ValueError(
+                    f"model.embedder.byte_context_window={repeated!r} differs from "
+                    f"model.byte_context_window={cfg['byte_context_window']!r}; allowed: the same value in both"
+                )
     missing = [key for key in _BYTE_TOP if key not in cfg]
     if missing:
         raise ValueError(f"model is missing required byte-level key(s) {', '.join(missing)}")
     byte_kwargs = {key: cfg.pop(key) for key in _BYTE_TOP}
-    embedder = cfg.get("embedder")
-    if isinstance(embedder, dict):
-        byte_kwargs["byte_tokenizer_type"] = embedder.pop("byte_tokenizer_type", "bpe")
+    byte_kwargs["byte_tokenizer_type"] = byte_tokenizer_type
     kwargs = stlm_to_kwargs(cfg)  # the generic shell's keys, checked there
     for field, section, key in (("embedding_model_type", "embedder", "embedder_type"),
                                 ("lm_head_type", "head", "head_type")):
@@ -49,7 +61,12 @@ _NT_REQUIRED_TOP = ("embedder", "core_model", "lm_head", "latent_dim", "embeddin
 _NT_OPTIONAL_TOP = ("hidden_dim", "positional_encoding_type", "model_shell_type", "embedding_weight_tying", "dropout")
 _NT_REQUIRED_EMBEDDER = ("tokenizer_type", "pooling_dims", "pct_pool_per_layer")
 _NT_OPTIONAL_EMBEDDER = ("embedding_model_type", "dataset_name", "context_window", "standard_ffn_block",
-                         "standard_attn_block", "num_layers")
+                         "standard_attn_block", "num_layers", "pooling_num_heads", "pooling_layers")
+# Spellings of the original's files (left) for the keys its code reads or that we name (right); docs/stlm-configs.md.
+_NT_EMBEDDER_ALIASES = {"pooling_pct_per_layer": "pct_pool_per_layer", "num_heads": "pooling_num_heads"}
+NT_EMBEDDER_TYPE_ALIASES = {"hierarchical_encoder": "hierarchical"}
+NT_CORE_TYPE_ALIASES = {"next_thought_baseline": "baseline"}
+_ORIGINAL_CORE_TYPES = {ours: theirs for theirs, ours in NT_CORE_TYPE_ALIASES.items()}
 _NT_REQUIRED_HEAD = ("latent_decoded_into", "num_layers")
 _NT_OPTIONAL_HEAD = ("lm_head_type", "normalization", "bias", "standard_ffn_block", "standard_attn_block")
 _NT_OPTIONAL_CORE = ("core_model_type", "ffn_dim", "activation")
@@ -77,6 +94,20 @@ def _block_section(name: str, section: dict, num_layers) -> dict:
     return result
 
 
+def _canonical(value, aliases: dict):
+    return aliases.get(value, value) if isinstance(value, str) else value
+
+
+def _resolve_aliases(name: str, section: dict, aliases: dict):
+    """Rename the original files' spellings to ours in place; both spellings with different values is an error."""
+    for alias, key in aliases.items():
+        if alias in section:
+            value = section.pop(alias)
+            if section.setdefault(key, value) != value:
+                raise ValueError(f"{name}.{alias}={value!r} and {name}.{key}={section[key]!r} name the same setting "
+                                 f"with different values; allowed: one of them, or equal values")
+
+
 def stlm_next_thought_to_kwargs(model_cfg) -> dict:
     cfg = _plain(model_cfg)
     _check_keys("model", cfg, _NT_REQUIRED_TOP, _NT_OPTIONAL_TOP)
@@ -87,7 +118,15 @@ def stlm_next_thought_to_kwargs(model_cfg) -> dict:
             f"allowed: {', '.join(NEXT_THOUGHT_SHELL_TYPES)}"
         )
     embedder, head, core = cfg["embedder"], cfg["lm_head"], cfg["core_model"]
+    if isinstance(embedder, dict):
+        _resolve_aliases("model.embedder", embedder, _NT_EMBEDDER_ALIASES)
     _check_keys("model.embedder", embedder, _NT_REQUIRED_EMBEDDER, _NT_OPTIONAL_EMBEDDER)
+    if "pooling_layers" in embedder and embedder["pooling_layers"] != len(embedder["pooling_dims"]):
+        raise ValueError(
+            f"model.embedder.pooling_layers={embedder['pooling_layers']!r} does not match "
+            f"model.embedder.pooling_dims={list(embedder['pooling_dims'])} ({len(embedder['pooling_dims'])} widths); "
+            f"allowed: the number of pooling_dims entries, or leave pooling_layers out"
+        )
     _check_keys("model.lm_head", head, _NT_REQUIRED_HEAD, _NT_OPTIONAL_HEAD)
     _check_keys("model.core_model", core, (), _NT_OPTIONAL_CORE)
     if "hidden_dim" in cfg and cfg["hidden_dim"] != cfg["embedding_dim"]:
@@ -104,11 +143,12 @@ def stlm_next_thought_to_kwargs(model_cfg) -> dict:
         "tie_word_embeddings": cfg.get("embedding_weight_tying", True),
         "dropout": cfg.get("dropout", 0.0),
         "embedder": {
-            "embedder_type": embedder.get("embedding_model_type", "hierarchical"),
+            "embedder_type": _canonical(embedder.get("embedding_model_type", "hierarchical"), NT_EMBEDDER_TYPE_ALIASES),
             "tokenizer_type": embedder["tokenizer_type"],
             "dataset_name": embedder.get("dataset_name"),
             "pooling_dims": list(embedder["pooling_dims"]),
             "pct_pool_per_layer": list(embedder["pct_pool_per_layer"]),
+            **({"pooling_num_heads": embedder["pooling_num_heads"]} if "pooling_num_heads" in embedder else {}),
             **_block_section("model.embedder", embedder, embedder.get("num_layers", 1)),
         },
         "core": {key: core[key] for key in ("core_type", "ffn_dim", "activation") if key in core},
@@ -119,7 +159,7 @@ def stlm_next_thought_to_kwargs(model_cfg) -> dict:
         "head": {"normalization": head.get("normalization", "rms_norm"), "bias": head.get("bias", False)},
     }
     if "core_model_type" in core:
-        kwargs["core"]["core_type"] = core["core_model_type"]
+        kwargs["core"]["core_type"] = _canonical(core["core_model_type"], NT_CORE_TYPE_ALIASES)
     if "lm_head_type" in head and head["lm_head_type"] != "latent_2_seq":
         raise ValueError(f"model.lm_head.lm_head_type={head['lm_head_type']!r} is invalid; allowed: 'latent_2_seq'")
     # The original's embedder.context_window is the span one latent encodes: our thought_length.
@@ -145,11 +185,12 @@ def next_thought_config_to_stlm(config) -> dict:
             "dataset_name": encoder["dataset_name"],
             "pooling_dims": list(encoder["pooling_dims"]),
             "pct_pool_per_layer": list(encoder["pct_pool_per_layer"]),
+            "pooling_num_heads": encoder["pooling_num_heads"],
             "context_window": config.thought_length,
             "num_layers": encoder["num_layers"],
             **blocks(encoder),
         },
-        "core_model": {"core_model_type": config.core["core_type"], "ffn_dim": config.core["ffn_dim"],
+        "core_model": {"core_model_type": _ORIGINAL_CORE_TYPES[config.core["core_type"]], "ffn_dim": config.core["ffn_dim"],
                        "activation": config.core["activation"]},
         "lm_head": {
             "lm_head_type": "latent_2_seq",

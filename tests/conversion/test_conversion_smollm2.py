@@ -63,8 +63,8 @@ def test_smollm2_to_tinylm_to_llama_keeps_logits_and_generations(tmp_path):
     scale = logits["source"][real].abs().max().item()
     print(f"\nSmolLM2-135M logits (max |logit| {scale:.3g}), max |Δ| vs the GGUF Llama: "
           + ", ".join(f"{name} {diff:.3g}" for name, diff in diffs.items()))
-    for name, diff in diffs.items():
-        assert diff <= TOLERANCE, f"{name}: {diff}"
+    for name, diff in diffs.items():  # float32 rounding grows with the logits' size (tens, after 30 layers)
+        assert diff <= TOLERANCE * max(1.0, scale), f"{name}: {diff} (max |logit| {scale:.3g})"
 
     settings = dict(max_new_tokens=NEW_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id or 2)
     with torch.no_grad():

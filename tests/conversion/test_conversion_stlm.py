@@ -518,3 +518,21 @@ def test_unsupported_or_incomplete_configs_are_refused(tmp_path):
     torch.save({"model": random_original_state_dict(cfg)}, tmp_path / "no-config.pt")
     with pytest.raises(ConversionError, match="no 'config' entry"):
         convert_stlm_checkpoint(tmp_path / "no-config.pt", tmp_path / "out")
+
+
+def test_only_generic_shell_checkpoints_convert_and_the_config_goes_through_config_from_stlm():
+    import yaml
+    from stlm_original_configs import ORIGINAL_CONFIGS
+
+    from conversion import UnsupportedFeatureError
+    from conversion.stlm import tinylm_config_from_stlm
+
+    sections = {name: yaml.safe_load(text)["model"] for name, _, text in ORIGINAL_CONFIGS if "{" not in text}
+    config = tinylm_config_from_stlm(sections["ffn_sharing.yaml"])
+    assert config.core["core_type"] == "generic_ffn_sharing" and config.eos_token_id == config.pad_token_id == 50256
+    for name, family in (("byte_level.yaml", "byte_level"), ("baseline_next_thought.yaml", "next_thought")):
+        with pytest.raises(UnsupportedFeatureError, match=f"the checkpoint is a {family} model"):
+            tinylm_config_from_stlm(sections[name])
+    clash = dict(sections["baseline.yaml"], lm_head={"lm_head_type": "byte_level", "normalization": "rms_norm"})
+    with pytest.raises(ConversionError, match="cannot be read: model: core_model_type='generic' cannot be built"):
+        tinylm_config_from_stlm(clash)

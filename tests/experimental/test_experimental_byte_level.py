@@ -118,9 +118,12 @@ def test_from_stlm_reads_the_original_byte_configs_and_writes_them_back():
     again = TinyLMByteConfig.from_stlm(written)
     assert again.to_dict() == config.to_dict()
 
+    # The original builds byte-level models under both shells (its byte_level.yaml says "standard").
     cfg = original_byte_config()
     cfg["model_shell_type"] = "standard"
-    with pytest.raises(ValueError, match="model_shell_type='standard'.*allowed: 'byte_shell'"):
+    assert TinyLMByteConfig.from_stlm(cfg).to_dict() == config.to_dict()
+    cfg["model_shell_type"] = "next_thought"
+    with pytest.raises(ValueError, match="model_shell_type='next_thought'.*allowed: byte_shell, standard"):
         TinyLMByteConfig.from_stlm(cfg)
     cfg = original_byte_config()
     del cfg["byte_context_window"]
@@ -276,6 +279,34 @@ def test_save_reload_is_exact(tmp_path, tokenizer, gpt2_table, tie):
     assert type(base) is TinyLMByteModel and all(not value for value in info.values()), info
     with torch.no_grad():
         assert torch.equal(base.eval()(ids).last_hidden_state, model.model(ids).last_hidden_state)
+
+
+def test_a_reloaded_model_finds_the_tokenizer_saved_beside_it(tmp_path, tokenizer, gpt2_table):
+    """Issue 10: the byte embedder skipped GenericEmbedder.__init__, had no ``config`` and raised AttributeError."""
+    model = small_model(gpt2_table, tokenizer=tokenizer)
+    text = "Hello world, the quick brown fox."
+    before = model.model.embedder.tokenize_input(text, add_eot=True)
+    assert before == tokenizer.encode(text) + [END_OF_TEXT]
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "tokenizer.json").is_file()
+
+    for loader in (AutoModelForCausalLM, TinyLMByteForCausalLM):
+        reloaded = loader.from_pretrained(tmp_path).eval()
+        embedder = reloaded.model.embedder
+        assert embedder.tokenize_input(text, add_eot=True) == before
+        assert embedder.decode(torch.tensor(before[:-1])) == text
+        assert embedder.pad_batch([before[:2], before[:1]], direction="left")[1].tolist() == [[1, 1], [0, 1]]
+        assert reloaded.tokenizer is embedder.tokenizer is not None
+        assert torch.equal(reloaded.token_bytes, gpt2_table)  # the saved tokenizer spells as the saved table
+        assert reloaded.tokenizer.decode(before[:-1]) == text
+
+    # Saved without a tokenizer: the text interface says so (a ValueError, not an AttributeError).
+    bare = tmp_path / "bare"
+    small_model(gpt2_table).save_pretrained(bare)
+    reloaded = TinyLMByteForCausalLM.from_pretrained(bare)
+    assert reloaded.tokenizer is None
+    with pytest.raises(ValueError, match="no tokenizer attached"):
+        reloaded.model.embedder.tokenize_input(text)
 
 
 # ---- training ---------------------------------------------------------------------------------------------------

@@ -43,6 +43,15 @@ def build(name: str, attn_implementation: str = "eager"):
 
 
 ARCHITECTURES = ["gpt2", "llama", "qwen2", "gpt_neox"]
+
+
+def assert_logits_close(actual, expected):
+    """float32 logits summed in another order: a few ulp each step, 1e-5 of the logits' magnitude is a wide margin.
+
+    Any real mismatch (a wrong position kept, a missed mask or scaling) moves logits by ~1e-2 or more.
+    """
+    scale = max(1.0, expected.abs().max().item())
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5 * scale)
 IDS = torch.tensor([[5, 17, 3, 60, 42, 8, 1, 99, 7], [63, 0, 22, 9, 31, 14, 2, 119, 50]])
 
 
@@ -54,15 +63,23 @@ def test_shell_logits_equal_the_wrapped_model(name, attn_implementation):
     assert not shell.training  # the wrapped model's mode (a new module would start in training mode)
     assert shell.embedding_model.embeddings is model.get_input_embeddings()
     assert shell.core_model.body is model.base_model and shell.model_head.output_layer is model.get_output_embeddings()
+    # Left padding, as in batched generation.
+    mask = torch.ones_like(IDS)
+    mask[0, :3] = 0
     with torch.no_grad():
-        assert torch.equal(shell(IDS).logits, model(IDS).logits)
-        # Left padding, as in batched generation.
-        mask = torch.ones_like(IDS)
-        mask[0, :3] = 0
-        assert torch.equal(shell(IDS, attention_mask=mask).logits, model(IDS, attention_mask=mask).logits)
+        # The shell runs the body without a cache, so the model without one is the same arithmetic: bit-exact.
+        full = model(IDS, use_cache=False).logits
+        assert torch.equal(shell(IDS).logits, full)
+        padded = model(IDS, attention_mask=mask, use_cache=False).logits
+        assert torch.equal(shell(IDS, attention_mask=mask).logits, padded)
         assert shell.max_logit_difference(IDS, mask) == 0.0
-        torch.testing.assert_close(shell(IDS, labels=IDS).loss, model(IDS, labels=IDS).loss, rtol=0, atol=0)
-        assert torch.equal(shell(IDS, logits_to_keep=1).logits, model(IDS).logits[:, -1:])
+        assert torch.equal(shell(IDS, labels=IDS).loss, model(IDS, labels=IDS, use_cache=False).loss)
+        # Different arithmetic, same values up to float32 rounding: the model's default call builds a KV cache (GPT-2
+        # eager then multiplies contiguous key copies, not strided views), and logits_to_keep=1 runs the output layer
+        # on 1 position, not 9 (another GEMM kernel; transformers' own logits_to_keep=1 differs alike). Seen on an AMD
+        # EPYC: <= 1.2e-7 on logits of magnitude < 1.
+        assert_logits_close(shell(IDS).logits, model(IDS).logits)
+        assert_logits_close(shell(IDS, logits_to_keep=1).logits, full[:, -1:])
     # The shell's parameters are the model's: training one trains the other.
     assert {id(p) for p in shell.parameters()} == {id(p) for p in model.parameters()}
 
@@ -144,9 +161,11 @@ def test_training_through_the_shell_lowers_the_loss_and_matches_the_model():
     after = evaluate_bits_per_byte(shell, tokenizer, held_out, window=48)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0, losses
     assert after["bits_per_byte"] < before["bits_per_byte"] - 0.2, (before, after)
-    # Same weights, same measure: the wrapped model scores the text exactly as the shell does.
+    # Same weights, same measure: the wrapped model scores the text as the shell does. Its default call builds a KV
+    # cache (contiguous key/value copies; the shell runs without one), so float32 logits may differ by rounding
+    # (~1e-7 relative) over ~400 tokens; a real mismatch (another shift, mask or weights) moves it by far more.
     direct = evaluate_bits_per_byte(model, tokenizer, held_out, window=48)
-    assert direct["bits_per_byte"] == pytest.approx(after["bits_per_byte"], abs=1e-9)
+    assert direct["bits_per_byte"] == pytest.approx(after["bits_per_byte"], rel=1e-5)
 
 
 # ---- a real pretrained model (opt-in: ~100 MB GGUF, ~20 s to load) -----------------------------------------------
@@ -160,8 +179,8 @@ def test_smollm2_135m_from_gguf(tmp_path):
     model, tokenizer = shell.wrapped_model.eval(), shell.hf_tokenizer
     assert type(model).__name__ == "LlamaForCausalLM"
     ids = tokenizer("The capital of Italy is", return_tensors="pt").input_ids
-    with torch.no_grad():
-        assert torch.equal(shell(ids).logits, model(ids).logits)
+    with torch.no_grad():  # without a cache, as the shell runs: the same arithmetic
+        assert torch.equal(shell(ids).logits, model(ids, use_cache=False).logits)
     generated = shell.generate(ids, max_new_tokens=3, do_sample=False)
     assert "Rome" in tokenizer.decode(generated[0, ids.shape[1]:])
     # Bits per byte through the same function as every other model here.

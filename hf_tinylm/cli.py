@@ -61,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     from .generation.cli import add_generate_subparser
+    from .training.cli import add_train_subparser
 
     add_generate_subparser(commands)
+    add_train_subparser(commands)
 
     try:
         from tokenizers_ext.cli import add_tokenizer_subparser

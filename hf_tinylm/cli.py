@@ -60,11 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
+    from .compare.cli import add_compare_subparser
     from .generation.cli import add_generate_subparser
     from .training.cli import add_train_subparser
 
     add_generate_subparser(commands)
     add_train_subparser(commands)
+    add_compare_subparser(commands)
 
     try:
         from tokenizers_ext.cli import add_tokenizer_subparser

@@ -37,19 +37,30 @@ def merge_tags(*groups) -> list:
     return merged
 
 
+def _output_layer(model):
+    """``get_output_embeddings()`` of the model, or of the model a wrapper holds as ``wrapped_model`` (HFShell)."""
+    for candidate in (model, getattr(model, "wrapped_model", None)):
+        getter = getattr(candidate, "get_output_embeddings", None)
+        layer = getter() if callable(getter) else None
+        if layer is not None:
+            return layer
+    return None
+
+
 def count_parameters(model) -> dict:
     """{"total", "embedding", "non_embedding"}: shared tensors count once.
 
     Embedding parameters are the token embedding, the output projection when it is not tied to it, and learned
     absolute position tables (every ``nn.Embedding``); everything else (attention, FFN, norms, Shaw relative
-    vectors) is non-embedding.
+    vectors) is non-embedding. Works for any transformers causal LM (GPT-2's ``wpe`` is an ``nn.Embedding``; an
+    untied ``lm_head`` counts as embedding) and for a wrapper that keeps the model as ``wrapped_model``.
     """
     unique = list(model.parameters())  # each Parameter once, even when modules share it (tied, FFN sharing)
     embedding_ids = set()
     for module in model.modules():
         if isinstance(module, nn.Embedding):
             embedding_ids.add(id(module.weight))
-    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    output = _output_layer(model)
     if output is not None and getattr(output, "weight", None) is not None:
         embedding_ids.add(id(output.weight))
     total = sum(parameter.numel() for parameter in unique)

@@ -7,7 +7,16 @@
 docs/training.md describes the YAML, the outputs and multi-process recipes.
 """
 
-from .config import TrainConfig, TrainConfigError, load_train_config
-from .trainer import TrainResult, train
+import importlib
 
-__all__ = ["TrainConfig", "TrainConfigError", "TrainResult", "load_train_config", "train"]
+# Imported on first use: the command line reads this package to build its parser, and datasets / Trainer are slow
+# to import.
+_EXPORTS = {"TrainConfig": "config", "TrainConfigError": "config", "load_train_config": "config",
+            "TrainResult": "trainer", "train": "trainer"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

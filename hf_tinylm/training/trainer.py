@@ -278,7 +278,8 @@ def default_lora_targets(model) -> list:
 
 
 # ---- outputs -----------------------------------------------------------------------------------------------------
-def _write_json_atomically(path: str, payload: dict):
+def write_json_atomically(path: str, payload):
+    """JSON written to a temporary file beside ``path`` and renamed over it: old or new, never half."""
     folder = os.path.dirname(path)
     handle, staged = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -404,7 +405,7 @@ def train(config, output_dir: str = "out/train", resume: bool = False, overrides
         _save_model(to_save, tokenizer, output_dir)
         plot_loss_curve(trainer.state.log_history, os.path.join(output_dir, LOSS_PLOT),
                         title=f"{type(base_model).__name__}: loss")
-        _write_json_atomically(os.path.join(output_dir, METRICS_FILE), metrics)
+        write_json_atomically(os.path.join(output_dir, METRICS_FILE), metrics)
         result_model = to_save
     else:
         result_model = base_model

@@ -133,8 +133,13 @@ def build_model_and_tokenizer(config: TrainConfig, output_dir: str, resume: bool
 
     spec = config.tokenizer
     kind, (model_kind, model_spec) = spec["type"], next(iter(config.model.items()))
+    train_bpe = kind == "bpe" and not spec.get("path")  # asked for explicitly: even if the model has a tokenizer
     tokenizer = None
-    if kind == "gpt2":
+    if train_bpe and model_kind != "stlm":  # first, so that the model's vocabulary defaults to the tokenizer's
+        if not spec.get("vocab_size"):
+            raise TrainConfigError("tokenizer.vocab_size is missing; a bpe tokenizer trained on the fly needs one")
+        tokenizer = _train_bpe(config, spec["vocab_size"], output_dir, resume)
+    elif kind == "gpt2":
         tokenizer = _gpt2_tokenizer()
     elif kind == "pretrained" or (kind == "bpe" and spec.get("path")):
         tokenizer = AutoTokenizer.from_pretrained(spec["path"])
@@ -167,9 +172,9 @@ def build_model_and_tokenizer(config: TrainConfig, output_dir: str, resume: bool
 
     if tokenizer is None:
         tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is None or kind == "bpe":
+    if tokenizer is None or (train_bpe and model_kind == "stlm"):
         tokenizer_type = getattr(model.config, "embedder", {}).get("tokenizer_type", "gpt2")
-        if tokenizer_type == "bpe" or kind == "bpe":
+        if tokenizer_type == "bpe" or train_bpe:
             tokenizer = _train_bpe(config, spec.get("vocab_size") or model.config.vocab_size, output_dir, resume)
         else:
             tokenizer = _gpt2_tokenizer()

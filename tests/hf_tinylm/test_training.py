@@ -371,3 +371,18 @@ def test_a_failed_checkpoint_save_leaves_the_last_good_one_and_resume_skips_it(t
     assert any("checkpoint-10" in line for line in lines)
     assert result.metrics["steps"] == 20
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["checkpoint-10", "checkpoint-20"]
+
+
+def test_a_bpe_tokenizer_is_trained_on_the_fly_or_read_from_its_folder(tmp_path, workspace):
+    from hf_tinylm.training.trainer import build_model_and_tokenizer
+
+    config = tiny_project_config(workspace)
+    config["tokenizer"] = {"type": "bpe", "vocab_size": 300, "pre_split": "gpt2"}
+    model, tokenizer = build_model_and_tokenizer(load_train_config(config), str(tmp_path))
+    assert len(tokenizer) == 300 and model.config.vocab_size == 300
+    assert (tmp_path / "tokenizer" / "tokenizer.json").is_file()
+    text = "The house of Sherlock Holmes."
+    config["tokenizer"] = {"type": "bpe", "path": str(tmp_path / "tokenizer")}
+    _, again = build_model_and_tokenizer(load_train_config(config), str(tmp_path / "other"))
+    assert again.encode(text, add_special_tokens=False) == tokenizer.encode(text, add_special_tokens=False)
+    assert not (tmp_path / "other" / "tokenizer").exists()  # read, not trained again

@@ -238,7 +238,6 @@ def test_lora_adapts_saves_reloads_and_merges_to_identical_logits(tmp_path, work
     first_loss = next(entry["loss"] for entry in result.log_history if "loss" in entry)
     assert result.metrics["train_loss"] < first_loss
     # The same base model (same seed), the saved adapter on top, merged: the saved merged model's logits.
-    torch.manual_seed(0)
     from transformers import set_seed
 
     set_seed(3)
@@ -248,7 +247,6 @@ def test_lora_adapts_saves_reloads_and_merges_to_identical_logits(tmp_path, work
     ids = torch.tensor([[40, 41, 72, 73, 74, 75]])
     with torch.no_grad():
         torch.testing.assert_close(merged(input_ids=ids).logits, saved(input_ids=ids).logits, rtol=0, atol=0)
-        assert not torch.equal(base.lm_head.linear.weight, torch.zeros(1))
 
 
 # ---- bad input ----------------------------------------------------------------------------------------------------

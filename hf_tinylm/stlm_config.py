@@ -37,6 +37,15 @@ def _check_keys(section_name: str, section, required, optional):
         )
 
 
+def embedder_to_kwargs(embedder: dict) -> dict:
+    """Our ``embedder`` section from an original generic embedder section (shared by the generic shell and hf_core)."""
+    return {
+        "embedder_type": embedder.get("embedding_model_type", "generic"),
+        "tokenizer_type": embedder["tokenizer_type"],
+        "dataset_name": embedder.get("dataset_name"),
+    }
+
+
 def stlm_to_kwargs(model_cfg) -> dict:
     cfg = _plain(model_cfg)
     _check_keys("model", cfg, _REQUIRED_TOP, _OPTIONAL_TOP)
@@ -58,11 +67,7 @@ def stlm_to_kwargs(model_cfg) -> dict:
         "positional_encoding_type": cfg["positional_encoding_type"],
         "tie_word_embeddings": cfg.get("embedding_weight_tying", True),
         "dropout": cfg.get("dropout", 0.0),
-        "embedder": {
-            "embedder_type": embedder.get("embedding_model_type", "generic"),
-            "tokenizer_type": embedder["tokenizer_type"],
-            "dataset_name": embedder.get("dataset_name"),
-        },
+        "embedder": embedder_to_kwargs(embedder),
         "core": {
             "core_type": core["core_model_type"],
             "num_layers": core["num_layers"],

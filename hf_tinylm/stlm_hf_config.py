@@ -7,7 +7,7 @@ Two shapes occur in the original's files:
 - ``hf_embedder`` + ``hf_core`` + ``hf_head`` (hugging_face): the pretrained model whole, with its own tokenizer.
 """
 
-from .stlm_config import _check_keys, _plain, shell_parts_to_stlm
+from .stlm_config import _check_keys, _plain, embedder_to_kwargs, shell_parts_to_stlm
 
 _TOP_REQUIRED = ("model_string", "core_model", "embedder", "lm_head")
 _TOP_OPTIONAL = ("hidden_dim", "context_window", "vocab_size", "model_shell_type", "embedding_weight_tying",
@@ -33,11 +33,7 @@ def stlm_hf_core_to_kwargs(model_cfg) -> dict:
         "positional_encoding_type": cfg.get("positional_encoding_type", "rope"),
         "tie_word_embeddings": cfg.get("embedding_weight_tying", True),
         "dropout": cfg.get("dropout", 0.0),
-        "embedder": {
-            "embedder_type": embedder.get("embedding_model_type", "generic"),
-            "tokenizer_type": embedder["tokenizer_type"],
-            "dataset_name": embedder.get("dataset_name"),
-        },
+        "embedder": embedder_to_kwargs(embedder),
         "head": {
             "head_type": head.get("lm_head_type", "generic"),
             "normalization": head.get("normalization", "rms_norm"),

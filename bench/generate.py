@@ -43,6 +43,11 @@ from hf_tinylm import TinyLMConfig, TinyLMForCausalLM  # noqa: E402
 from hf_tinylm.generation import GreedyGenerator  # noqa: E402
 from hf_tinylm.generation.decoding import COMPILE_MODES  # noqa: E402
 
+try:  # the decoding loop before issue 13, kept while the two are compared
+    from bench.legacy_static_decoder import LegacyStaticCacheDecoder  # noqa: E402
+except ImportError:
+    LegacyStaticCacheDecoder = None
+
 # The issue's two shapes: Llama-like TinyLMs (rope, RMSNorm, SwiGLU, grouped-query attention, tied embeddings).
 MODELS = {
     "L": dict(num_layers=8, vocab_size=50257),  # 18.9M parameters
@@ -119,6 +124,10 @@ def first_difference(ids: torch.Tensor, reference: torch.Tensor) -> str:
 def methods_for(tinylm, llama, compile_modes) -> dict:
     greedy = GreedyGenerator(tinylm, ignore_eos=True)
     methods = {"ours": lambda ids, n: greedy.generate_ids(ids, n)}
+    if LegacyStaticCacheDecoder is not None:
+        legacy = GreedyGenerator(tinylm, ignore_eos=True)
+        legacy.decoder = LegacyStaticCacheDecoder(tinylm)
+        methods["ours before (054b6e6)"] = legacy.generate_ids
     for mode in compile_modes:
         compiled = GreedyGenerator(tinylm, ignore_eos=True, compile=mode)
         methods[COMPILED_METHOD_NAMES[mode]] = compiled.generate_ids
@@ -163,7 +172,9 @@ def run(args, on_row=None) -> list:
                 compile_seconds[name] = time.perf_counter() - start
         reference = outputs["Llama.generate"]
         assert reference.shape == (batch, PROMPT_LENGTH + args.new_tokens), reference.shape
-        for name in ("ours", "TinyLM.generate"):
+        for name in ("ours", "TinyLM.generate", "ours before (054b6e6)"):
+            if name not in outputs:
+                continue
             assert torch.equal(outputs[name], reference), f"{name} ≠ Llama.generate ({model_name} {dtype_name})"
         progress.update(1)
         times = {name: [] for name in methods}

@@ -5,8 +5,8 @@
 
 ``add_convert_subparser(subparsers)`` registers the commands on an existing ``argparse`` parser; every handler
 returns an exit code and, on failure, prints one line (``tinylm convert KIND: error: …`` saying what to do) to
-stderr, never a traceback. Output folders appear only when complete (``atomic``), after the converted model has
-been reloaded from the new folder and checked against its source, logit for logit.
+stderr, never a traceback. Output folders appear only when complete (``tokenizers_ext.atomic_files``), after the
+converted model has been reloaded from the new folder and checked against its source, logit for logit.
 """
 
 import argparse
@@ -88,7 +88,7 @@ def _convert_stlm(args):
 def _convert_model(args):
     import importlib
 
-    from .atomic import atomic_output_dir, check_output_dir
+    from tokenizers_ext.atomic_files import atomic_output_dir, check_output_dir
     from .verify import check_logit_parity, source_logits
 
     source_name, target_name, module_name, function_name = _DIRECTIONS[args.convert_kind]

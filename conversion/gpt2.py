@@ -8,7 +8,7 @@ TinyLM's ``gelu_tanh``), multi-head attention with biases and a biased final Lay
 TinyLM                                 GPT-2
 =====================================  =============================================
 model.embedder.token_embedder          transformer.wte
-model.embedder.positional_encoding.pe  transformer.wpe
+model.positions.pe  transformer.wpe
 core.h.{i}.attn_norm                   transformer.h.{i}.ln_1
 core.h.{i}.attn.c_attn  (rows q|k|v)   transformer.h.{i}.attn.c_attn  (columns q|k|v)
 core.h.{i}.attn.c_proj                 transformer.h.{i}.attn.c_proj
@@ -102,9 +102,9 @@ def gpt2_config_from_tinylm(config: TinyLMConfig, attn_implementation: str = Non
 def _position_table(model: TinyLMForCausalLM, source: StateDictReader) -> torch.Tensor:
     config = model.config
     if config.positional_encoding_type == "learned":
-        return source.take("model.embedder.positional_encoding.pe.weight")
+        return source.take("model.positions.pe.weight")
     if config.positional_encoding_type == "sincos":
-        return model.model.embedder.positional_encoding.table.detach().clone()
+        return model.model.positions.table.detach().clone()
     weight = source.state_dict["model.embedder.token_embedder.weight"]
     return torch.zeros(config.max_position_embeddings, config.hidden_size, dtype=weight.dtype)
 
@@ -232,7 +232,7 @@ def gpt2_to_tinylm_state_dict(model: GPT2LMHeadModel, config: TinyLMConfig) -> d
     source = StateDictReader(model.state_dict(), "GPT-2")
     target = {
         "model.embedder.token_embedder.weight": source.take("transformer.wte.weight"),
-        "model.embedder.positional_encoding.pe.weight": source.take("transformer.wpe.weight"),
+        "model.positions.pe.weight": source.take("transformer.wpe.weight"),
     }
     for layer in range(config.num_hidden_layers):
         tiny, gpt2 = f"model.core.h.{layer}", f"transformer.h.{layer}"

@@ -26,6 +26,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM
+from hf_tinylm.modeling.configuration_tinylm import ROPE_TYPES
 
 from .errors import UnsupportedFeatureError
 from .mapping import StateDictReader, build_like, check_features, qkv_split_sizes
@@ -74,7 +75,7 @@ def llama_config_from_tinylm(config: TinyLMConfig, attn_implementation: str = No
         max_position_embeddings=config.max_position_embeddings,
         initializer_range=config.initializer_range,
         rms_norm_eps=config.rms_norm_eps,
-        rope_parameters={"rope_type": "default", "rope_theta": float(config.rope_theta)},
+        rope_parameters=dict(config.rope_parameters),  # rope scaling (linear, dynamic, yarn, llama3) carries over
         tie_word_embeddings=config.tie_word_embeddings,
         attention_bias=False,
         mlp_bias=False,
@@ -143,8 +144,8 @@ def _tinylm_blockers(config: LlamaConfig) -> list:
         problems.append(f"hidden_act={config.hidden_act!r} has no TinyLM equivalent (TinyLM's swiglu gate is silu)")
     parameters = getattr(config, "rope_parameters", None) or {}
     rope_type = parameters.get("rope_type", "default")
-    if rope_type != "default":
-        problems.append(f"rope scaling {rope_type!r} has no TinyLM equivalent (TinyLM has plain rope with rope_theta)")
+    if rope_type not in ROPE_TYPES:
+        problems.append(f"rope scaling {rope_type!r} has no TinyLM equivalent (TinyLM has {', '.join(ROPE_TYPES)})")
     if getattr(config, "pretraining_tp", 1) not in (None, 1):
         problems.append(f"pretraining_tp={config.pretraining_tp} has no TinyLM equivalent")
     return problems
@@ -161,6 +162,7 @@ def tinylm_config_from_llama(config: LlamaConfig, **overrides) -> TinyLMConfig:
         max_position_embeddings=config.max_position_embeddings,
         positional_encoding_type="rope",
         rope_theta=_rope_theta(config),
+        rope_parameters={**(getattr(config, "rope_parameters", None) or {}), "rope_theta": _rope_theta(config)},
         rms_norm_eps=float(config.rms_norm_eps),
         core={
             "core_type": "generic",

@@ -26,9 +26,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM, config_from_stlm, stlm_family
-from hf_tinylm.positional_encoding import sinusoidal_table
+from hf_tinylm.modeling.positional_encoding import sinusoidal_table
+from tokenizers_ext.atomic_files import atomic_output_dir, check_output_dir
 
-from .atomic import atomic_output_dir, check_output_dir
 from .errors import CheckpointMismatchError, ConversionError, UnsupportedFeatureError, format_key_list
 from .mapping import qkv_split_sizes
 from .safe_loading import load_checkpoint
@@ -42,7 +42,7 @@ _LAYER_KEY = re.compile(r"^core_model\.transformer\.h\.(\d+)\.(.+)$")
 _TINY_LAYER_KEY = re.compile(r"^model\.core\.h\.(\d+)\.(.+)$")
 _RENAMES = (  # original prefix → TinyLM prefix (layers are handled by the regular expressions above)
     ("embedding_model.token_embedder.", "model.embedder.token_embedder."),
-    ("embedding_model.positional_encodings.pe.", "model.embedder.positional_encoding.pe."),
+    ("embedding_model.positional_encodings.pe.", "model.positions.pe."),
     ("model_head.layer_norm.", "lm_head.norm."),
     ("model_head.linear.", "lm_head.linear."),
 )

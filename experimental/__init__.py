@@ -2,7 +2,8 @@
 
 - ``experimental.byte_level``: byte-level models (model_type ``"tinylm_byte"``);
 - ``experimental.next_thought``: next-thought models (model_type ``"tinylm_next_thought"``);
-- ``experimental.hf_adapter``: any local transformers causal LM as embedder → core → head (``HFShell``);
+- ``experimental.hf_adapter``: any local transformers causal LM as embedder → core → head (``HFShell``; it lives in
+  ``hf_tinylm.hf_adapter``, which ``tinylm compare --pretrained`` uses, and is re-exported here);
 - ``experimental.metrics``: bits per byte, computed the same way for every model;
 - ``experimental.training``: real text, GPT-2's tokenizer and a small training loop, offline.
 

@@ -8,14 +8,14 @@ that ``save_pretrained`` can copy it next to the weights.
 """
 
 
-from hf_tinylm.byte_level_components import (
+from hf_tinylm.modeling.byte_level_components import (
     ByteLevelDecoder,
     ByteLevelEmbedder,
     token_bytes_table,
     token_logits_from_bytes,
 )
-from hf_tinylm.configuration_tinylm_byte import TinyLMByteConfig
-from hf_tinylm.modeling_tinylm_byte import (
+from hf_tinylm.modeling.configuration_tinylm_byte import TinyLMByteConfig
+from hf_tinylm.modeling.modeling_tinylm_byte import (
     TinyLMByteCausalLMOutput,
     TinyLMByteForCausalLM,
     TinyLMByteModel,

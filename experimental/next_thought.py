@@ -2,23 +2,21 @@
 
 Public names: ``TinyLMNextThoughtConfig`` / ``TinyLMNextThoughtModel`` / ``TinyLMNextThoughtForCausalLM``
 (model_type ``"tinylm_next_thought"``, registered with AutoConfig, AutoModel and AutoModelForCausalLM on import)
-and the components ``HierarchicalEncoder``, ``AttentionPoolingLayer``, ``BaselineLatentCore`` (in the
-``LATENT_CORES`` registry) and ``VariableLengthLatentDecoder``. The modeling code lives in flat ``hf_tinylm``
+and the components ``HierarchicalEncoder``, ``AttentionPoolingLayer``, ``BaselineLatentCore`` (the one latent core) and ``VariableLengthLatentDecoder``. The modeling code lives in flat ``hf_tinylm``
 files so that ``save_pretrained`` can copy it next to the weights; docs/experimental.md describes the objective
 and the decisions the original left open.
 """
 
 
-from hf_tinylm.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
-from hf_tinylm.modeling_tinylm_next_thought import (
+from hf_tinylm.modeling.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
+from hf_tinylm.modeling.modeling_tinylm_next_thought import (
     TinyLMNextThoughtCausalLMOutput,
     TinyLMNextThoughtForCausalLM,
     TinyLMNextThoughtModel,
     TinyLMNextThoughtModelOutput,
     TinyLMNextThoughtPreTrainedModel,
 )
-from hf_tinylm.next_thought_components import (
-    LATENT_CORES,
+from hf_tinylm.modeling.next_thought_components import (
     AttentionPoolingLayer,
     BaselineLatentCore,
     HierarchicalEncoder,
@@ -39,6 +37,5 @@ __all__ = [
     "AttentionPoolingLayer",
     "BaselineLatentCore",
     "VariableLengthLatentDecoder",
-    "LATENT_CORES",
     "kept_token_count",
 ]

@@ -8,14 +8,14 @@ Importing the package registers every model family with AutoConfig, AutoModel an
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-from .configuration_tinylm import TinyLMConfig
-from .configuration_tinylm_byte import TinyLMByteConfig
-from .configuration_tinylm_hf_core import TinyLMHFCoreConfig
-from .configuration_tinylm_next_thought import TinyLMNextThoughtConfig
-from .modeling_tinylm import TinyLMForCausalLM, TinyLMModel, TinyLMPreTrainedModel
-from .modeling_tinylm_byte import TinyLMByteForCausalLM, TinyLMByteModel
-from .modeling_tinylm_hf_core import TinyLMHFCoreForCausalLM
-from .modeling_tinylm_next_thought import TinyLMNextThoughtForCausalLM, TinyLMNextThoughtModel
+from .modeling.configuration_tinylm import TinyLMConfig
+from .modeling.configuration_tinylm_byte import TinyLMByteConfig
+from .modeling.configuration_tinylm_hf_core import TinyLMHFCoreConfig
+from .modeling.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
+from .modeling.modeling_tinylm import TinyLMForCausalLM, TinyLMModel, TinyLMPreTrainedModel
+from .modeling.modeling_tinylm_byte import TinyLMByteForCausalLM, TinyLMByteModel
+from .modeling.modeling_tinylm_hf_core import TinyLMHFCoreForCausalLM
+from .modeling.modeling_tinylm_next_thought import TinyLMNextThoughtForCausalLM, TinyLMNextThoughtModel
 from .stlm import config_from_stlm, model_from_stlm, stlm_family, stlm_section
 
 for _config, _base, _causal_lm in (

@@ -150,7 +150,7 @@ def config_from_stlm(model_section, **overrides):
         return config
     kwargs = {**_special_token_ids(cfg), **overrides}
     if family == "hf_core":
-        from .configuration_tinylm_hf_core import TinyLMHFCoreConfig
+        from .modeling.configuration_tinylm_hf_core import TinyLMHFCoreConfig
         from .pretrained import pretrained_config
         from .stlm_hf_config import stlm_hf_core_to_kwargs
 
@@ -158,14 +158,14 @@ def config_from_stlm(model_section, **overrides):
         core_config = pretrained_config(cfg["model_string"])
         return TinyLMHFCoreConfig(core_config=core_config.to_dict(), **{**translated, **kwargs})
     if family == "byte_level":
-        from .configuration_tinylm_byte import TinyLMByteConfig
+        from .modeling.configuration_tinylm_byte import TinyLMByteConfig
 
         return TinyLMByteConfig.from_stlm(cfg, **kwargs)
     if family == "next_thought":
-        from .configuration_tinylm_next_thought import TinyLMNextThoughtConfig
+        from .modeling.configuration_tinylm_next_thought import TinyLMNextThoughtConfig
 
         return TinyLMNextThoughtConfig.from_stlm(cfg, **kwargs)
-    from .configuration_tinylm import TinyLMConfig
+    from .modeling.configuration_tinylm import TinyLMConfig
 
     return TinyLMConfig.from_stlm(cfg, **kwargs)
 
@@ -202,18 +202,18 @@ def model_from_stlm(model_section, **overrides):
 
 def _model_class(family: str):
     if family == "byte_level":
-        from .modeling_tinylm_byte import TinyLMByteForCausalLM
+        from .modeling.modeling_tinylm_byte import TinyLMByteForCausalLM
 
         return TinyLMByteForCausalLM
     if family == "next_thought":
-        from .modeling_tinylm_next_thought import TinyLMNextThoughtForCausalLM
+        from .modeling.modeling_tinylm_next_thought import TinyLMNextThoughtForCausalLM
 
         return TinyLMNextThoughtForCausalLM
     if family == "hf_core":
-        from .modeling_tinylm_hf_core import TinyLMHFCoreForCausalLM
+        from .modeling.modeling_tinylm_hf_core import TinyLMHFCoreForCausalLM
 
         return TinyLMHFCoreForCausalLM
-    from .modeling_tinylm import TinyLMForCausalLM
+    from .modeling.modeling_tinylm import TinyLMForCausalLM
 
     return TinyLMForCausalLM
 

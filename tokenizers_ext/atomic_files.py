@@ -1,57 +1,144 @@
-"""Write files so that a crash or a full disk never leaves a half-written file behind.
+"""Atomic writes: a crash, Ctrl-C or a full disk never leaves a half-written file or folder behind.
 
-Each file is written to a temporary name in the destination folder, flushed to disk, then moved over
-the destination with `os.replace`, which is atomic on POSIX and Windows: readers see the old file or
-the new one, never a truncated mix (a half-written cache that breaks every later run is a classic).
+The project's one helper for it. It lives here because `tokenizers_ext` imports no other package of ours, so
+every package (`hf_tinylm`, `conversion`, `experimental`, the command line) can import it without a cycle.
+
+- One file (`staged_file`, `atomic_write_text`, `atomic_write_json`): written to a temporary name in the
+  destination folder, flushed to disk, then moved over the destination with `os.replace`, which is atomic on
+  POSIX and Windows: readers see the old file or the new one, never a truncated mix.
+- The files of a save (`save_into_directory_atomically`): written into a staging folder inside the destination,
+  then each moved into place the same way.
+- A whole output folder (`atomic_output_dir`): written into a hidden staging folder beside it and renamed into
+  place only when complete; a crash leaves at worst a `.NAME.partial-*` folder, which no loader mistakes for a
+  model. An existing folder is replaced only with `force`, and then only after the new one is complete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+
+_STAGING_MARK = ".partial-"
+_OLD_MARK = ".replaced-"
+
+
+# ---- one file ------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def staged_file(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside `path` for the caller to write; on a clean exit it is flushed to disk and
+    renamed over `path`, on an exception deleted. The temporary name keeps the extension (`savefig` reads it)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    name = os.path.basename(path)
+    handle, staged = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp" + os.path.splitext(name)[1], dir=directory)
+    os.close(handle)
+    try:
+        yield staged
+        descriptor = os.open(staged, os.O_RDWR)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        # mkstemp creates the file readable by its owner only; give it the usual permissions.
+        os.chmod(staged, 0o644)
+        os.replace(staged, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
+        raise
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` as UTF-8 to `path` atomically (newlines written exactly as given)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates the file readable by its owner only; give it the usual permissions.
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_path)
-        raise
+    with staged_file(path) as staged, open(staged, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
 
 
+def atomic_write_json(path: str | os.PathLike, payload) -> None:
+    """Write `payload` as indented JSON with sorted keys and a final newline, atomically."""
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+# ---- the files of a save -------------------------------------------------------------------------------------------
 def save_into_directory_atomically(
-    save_directory: str | os.PathLike, write_files: Callable[[str], Iterable[str]]
+    save_directory: str | os.PathLike, write_files: Callable[[str], Iterable[str] | None]
 ) -> tuple[str, ...]:
     """Let `write_files(staging_dir)` write its files, then move each into `save_directory` atomically.
 
-    The staging folder lives inside `save_directory` so every move stays on one file system (a rename,
-    not a copy). Returns the final paths.
+    `write_files` returns the paths it wrote, or None to move every file under the staging folder (a library's
+    `save_pretrained` that returns nothing). The staging folder lives inside `save_directory` so every move stays
+    on one file system (a rename, not a copy). Returns the final paths.
     """
     save_directory = os.fspath(save_directory)
     os.makedirs(save_directory, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".saving-", dir=save_directory)
     try:
+        written = write_files(staging)
+        if written is None:
+            written = [os.path.join(root, name) for root, _, names in os.walk(staging) for name in names]
         final_paths = []
-        for written in write_files(staging):
-            final = os.path.join(save_directory, os.path.relpath(written, staging))
+        for path in written:
+            final = os.path.join(save_directory, os.path.relpath(path, staging))
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(written, final)
+            os.replace(path, final)
             final_paths.append(final)
         return tuple(final_paths)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---- a whole output folder -----------------------------------------------------------------------------------------
+def check_output_dir(out_dir, force: bool = False, sources=()) -> str:
+    """The absolute output path, after refusing an existing `out_dir` (without `force`) or one that is a source."""
+    out = os.path.abspath(os.fspath(out_dir))
+    for source in sources:
+        source = os.path.abspath(os.fspath(source))
+        if out == source or source.startswith(out + os.sep):
+            raise FileExistsError(f"output folder {out_dir} is (or contains) the source {source}; "
+                                  f"choose another output")
+    if os.path.lexists(out):
+        if not os.path.isdir(out) or os.path.islink(out):
+            raise FileExistsError(f"output path {out_dir} exists and is not a plain folder (a file or a link); choose "
+                                  f"another output path")
+        if not force:
+            raise FileExistsError(f"output folder {out_dir} already exists; pass --force to replace it")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out_dir, force: bool = False, sources=()) -> Iterator[str]:
+    """Yield a fresh staging folder; on a clean exit it becomes `out_dir`, on any exception it is deleted."""
+    out = check_output_dir(out_dir, force, sources)
+    parent, name = os.path.split(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}{_STAGING_MARK}", dir=parent)
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private to its owner; a model folder is ordinarily readable
+        yield staging
+        _publish(staging, out, force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish(staging: str, out: str, force: bool) -> None:
+    """Rename `staging` to `out`, moving an existing `out` aside first (`force`) and deleting it after."""
+    check_output_dir(out, force)  # again: something may have created OUT while we were writing
+    if not os.path.lexists(out):
+        os.rename(staging, out)
+        return
+    parent, name = os.path.split(out)
+    old = tempfile.mkdtemp(prefix=f".{name}{_OLD_MARK}", dir=parent)
+    os.rmdir(old)  # only the unique name is wanted: rename needs the target to be absent (or an empty folder)
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(old, out)  # put the previous folder back rather than leave nothing
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -133,16 +133,13 @@ class Tokenizer(TokenizersBackend):
         if direction not in PAD_DIRECTIONS:
             raise ValueError(f"direction must be one of {PAD_DIRECTIONS}, got {direction!r}")
         sequences = [as_id_list(tokens) for tokens in token_lists]
-        length = max((len(tokens) for tokens in sequences), default=0)
-        ids = torch.full((len(sequences), length), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), length), dtype=torch.long)
-        for row, tokens in enumerate(sequences):
-            if not tokens:
-                continue
-            columns = slice(0, len(tokens)) if direction == "right" else slice(length - len(tokens), length)
-            ids[row, columns] = torch.tensor(tokens, dtype=torch.long)
-            mask[row, columns] = 1
-        return ids, mask
+        if not sequences:  # transformers' pad hands an empty batch back as a list
+            return torch.zeros((0, 0), dtype=torch.long), torch.zeros((0, 0), dtype=torch.long)
+        padded = self.pad(
+            {"input_ids": sequences}, padding=True, padding_side=direction, return_attention_mask=True,
+            return_tensors="pt",
+        )
+        return padded["input_ids"], padded["attention_mask"]
 
     # ------------------------------------------------------------------ transformers hooks
 

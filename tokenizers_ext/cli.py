@@ -1,6 +1,6 @@
 """`tokenizer train`: the command-line face of BPE training, for the `tinylm` console script.
 
-The `tinylm` entry point (hf_tinylm/cli.py) wires it in with
+The `tinylm` entry point (tinylm_cli/main.py) wires it in with
 
     add_tokenizer_subparser(subparsers)        # registers `tokenizer train ...`
     args = parser.parse_args(argv); return args.handler(args)     # (or args.func: the same)
@@ -73,7 +73,7 @@ def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.
     def run(args: argparse.Namespace) -> int:
         return train_command(args.files, args.vocab_size, args.out, args.pre_split, show_progress=not args.quiet)
 
-    # Both names: `func` is argparse's usual one, `handler` the one hf_tinylm/cli.py calls.
+    # Both names: `func` is argparse's usual one, `handler` the one tinylm_cli/main.py calls.
     train.set_defaults(func=run, handler=run)
     return tokenizer_parser
 

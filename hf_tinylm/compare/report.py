@@ -2,6 +2,8 @@
 
 import os
 
+from tokenizers_ext.atomic_files import atomic_write_text, staged_file
+
 PLOTS = {"loss": "loss_vs_tokens.png", "quality": "quality_vs_params.png", "speed": "speed.png"}
 
 
@@ -68,10 +70,7 @@ def write_markdown(path: str, report: dict, plots: dict):
                        ("Speed", "speed")):
         if plots.get(key):
             parts += ["", f"## {title}", "", f"![{title}]({plots[key]})"]
-    staged = path + ".tmp"
-    with open(staged, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(parts) + "\n")
-    os.replace(staged, path)
+    atomic_write_text(path, "\n".join(parts) + "\n")
 
 
 def write_plots(out: str, rows: list, unigram: dict) -> dict:
@@ -86,9 +85,9 @@ def write_plots(out: str, rows: list, unigram: dict) -> dict:
     def save(figure, key):
         path = os.path.join(out, PLOTS[key])
         figure.tight_layout()
-        figure.savefig(path + ".tmp.png", dpi=110)
+        with staged_file(path) as staged:
+            figure.savefig(staged, dpi=110)
         plt.close(figure)
-        os.replace(path + ".tmp.png", path)
         written[key] = PLOTS[key]
 
     trained = [row for row in rows if any(row["eval_curves"])]

@@ -22,7 +22,8 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from ..training.trainer import write_json_atomically
+from tokenizers_ext.atomic_files import atomic_output_dir, atomic_write_json, atomic_write_text
+
 from .roster import DEFAULT_MODELS, roster
 
 # Everything about a run that is not the model: the default run fits 10 minutes on 2 cores, --quick 2 minutes.
@@ -161,7 +162,7 @@ def compare(options: CompareOptions) -> dict:
     validation_text = default_validation_text()
     if mode["validation_chars"]:
         validation_text = validation_text[: mode["validation_chars"]]
-    _write_text(os.path.join(out, "validation.txt"), validation_text)
+    atomic_write_text(os.path.join(out, "validation.txt"), validation_text)
     tokenizer_dir = os.path.join(out, "tokenizer")
     tokenizer = _shared_tokenizer(tokenizer_dir, mode["vocab"], say)
     unigram = _unigram_baseline(tokenizer, mode["context"], validation_text)
@@ -191,13 +192,6 @@ def compare(options: CompareOptions) -> dict:
     return _write_report(options, out, context, candidates, runs, results)
 
 
-def _write_text(path: str, text: str):
-    staged = path + ".tmp"
-    with open(staged, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(staged, path)
-
-
 def _shared_tokenizer(folder: str, vocab_size: int, say):
     """One byte-level BPE (GPT-2 pre-split, as lm-eval needs) trained on the corpus's training split, for all."""
     from transformers import AutoTokenizer
@@ -211,9 +205,8 @@ def _shared_tokenizer(folder: str, vocab_size: int, say):
     say(f"training a {vocab_size}-token BPE tokenizer on the corpus's training split")
     texts = load_text_splits(DataConfig())["train"]["text"]
     tokenizer = BPETokenizer.train(texts, vocab_size, pre_split="gpt2")
-    staging = folder + ".tmp"
-    tokenizer.save_pretrained(staging)
-    os.replace(staging, folder)
+    with atomic_output_dir(folder, force=True) as staging:
+        tokenizer.save_pretrained(staging)
     return AutoTokenizer.from_pretrained(folder)
 
 
@@ -273,7 +266,7 @@ def _train_and_evaluate(candidate, seed: int, folder: str, context: dict, option
         tokens_per_step = result.metrics["global_batch_size"] * result.metrics["context_length"]
         curve = [(entry["step"] * tokens_per_step, entry["eval_loss"]) for entry in result.log_history
                  if "eval_loss" in entry]
-        write_json_atomically(training_file, {
+        atomic_write_json(training_file, {
             "train_tokens_per_s": result.metrics["train_tokens_per_second"], "peak_memory_mb": _peak_memory_mb(),
             "tokens_seen": result.metrics["tokens_seen"], "steps": result.metrics["steps"],
             "train_loss": result.metrics["train_loss"], "eval_curve": curve,
@@ -288,7 +281,7 @@ def _train_and_evaluate(candidate, seed: int, folder: str, context: dict, option
     evaluation = _evaluate(model, tokenizer, context, options, folder)
     record = {"name": candidate.name, "path": folder, "family": candidate.family, "seed": seed,
               "description": candidate.description, **trained, **evaluation}
-    write_json_atomically(evaluation_file, record)
+    atomic_write_json(evaluation_file, record)
     return record
 
 
@@ -311,7 +304,7 @@ def _evaluate(model, tokenizer, context: dict, options, folder) -> dict:
 
 
 def _evaluate_pretrained(folder: str, context: dict, options) -> dict:
-    from experimental.hf_adapter import HFShell
+    from ..hf_adapter import HFShell
 
     shell = HFShell.from_pretrained(folder)
     if shell.tokenizer is None:
@@ -405,7 +398,7 @@ def _write_report(options, out: str, context: dict, candidates: dict, runs: list
         "mode": "quick" if options.quick else "default",
     }
     plots = write_plots(out, rows, context["unigram"])
-    write_json_atomically(os.path.join(out, "report.json"), report)
+    atomic_write_json(os.path.join(out, "report.json"), report)
     write_markdown(os.path.join(out, "report.md"), report, plots)
     return report
 

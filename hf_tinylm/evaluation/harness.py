@@ -2,7 +2,7 @@
 
 A model here is anything whose ``model(input_ids=, attention_mask=)`` returns ``.logits`` (TinyLM models,
 ``GPT2LMHeadModel``, ``LlamaForCausalLM`` and the rest of ``AutoModelForCausalLM``,
-``experimental.hf_adapter.HFShell``), with ``.generate`` for ``generation_speed``. It comes with a transformers
+``hf_tinylm.hf_adapter.HFShell``), with ``.generate`` for ``generation_speed``. It comes with a transformers
 tokenizer, used as ``tokenizer.encode(text, add_special_tokens=False)``; its ``bos_token_id`` (else
 ``eos_token_id``) starts every scored sequence. The context window is ``config.max_position_embeddings`` (or
 ``n_positions``), 256 without either.

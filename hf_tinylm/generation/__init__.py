@@ -2,11 +2,12 @@
 
 ``Generator`` is the interface (``generate``, ``stream``, ``generate_ids``); ``GreedyGenerator``, ``TopKSampler``,
 ``TopPSampler`` and the general ``Sampler`` implement it, each built as ``Cls(model, tokenizer=None, **options)``.
-Decoding runs on our own static-KV-cache loop for TinyLM models and through the model's forward otherwise.
+Decoding runs the model's own forward, with our static KV cache for TinyLM models and transformers' dynamic cache
+otherwise.
 """
 
 from .base import Generator
-from .decoding import StaticCacheDecoder, TransformersDecoder, UncachedDecoder, build_decoder
+from .decoding import CachedDecoder, StaticCacheDecoder, TransformersDecoder, UncachedDecoder, build_decoder
 from .greedy import GreedyGenerator
 from .sampling import Sampler, TopKSampler, TopPSampler
 
@@ -16,6 +17,7 @@ __all__ = [
     "Sampler",
     "TopKSampler",
     "TopPSampler",
+    "CachedDecoder",
     "StaticCacheDecoder",
     "TransformersDecoder",
     "UncachedDecoder",

@@ -6,19 +6,21 @@ A generator is built as ``Cls(model, tokenizer=None, **options)`` and offers thr
 - ``stream(prompt, max_new_tokens)`` → the same completion as text pieces, each yielded once it is settled;
 - ``generate_ids(input_ids, max_new_tokens)`` → prompt + new ids, like ``model.generate()`` (no tokenizer needed).
 
-Subclasses only say how the next token is chosen from the last position's logits (``process_logits`` and
-``select``). Everything else is here: prompts (left padding), end-of-text, stop strings, streaming, and the
-decoder that produces logits — ours with a static KV cache for TinyLM, transformers' forward for any other
-causal LM (see ``decoding.py``).
+Subclasses only say how the next token is chosen from the last position's logits: which of transformers'
+logits processors apply (``logits_processors``) and how a token is picked from the scores (``select``).
+Everything else is here: prompts (left padding), end-of-text, stop strings, streaming (on transformers'
+``TextStreamer``), and the decoder that produces logits — ours with a static KV cache for TinyLM, transformers'
+forward for any other causal LM (see ``decoding.py``).
 """
 
 import contextlib
 
 import torch
+from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
+from ..modeling.embedder import pad_token_lists
 from .decoding import build_decoder, check_prompt
-from .logits import apply_repetition_penalty
-from .stopping import find_stop, normalize_stop, settled_length
+from .stopping import StopStringStreamer, find_stop, normalize_stop
 
 
 def _as_id_list(value) -> list:
@@ -68,11 +70,36 @@ class Generator:
         self.decoder = build_decoder(model, decoder, compile)
 
     # ---- what subclasses define ----------------------------------------------------------------------------
-    def process_logits(self, logits: torch.Tensor, seen: torch.Tensor = None) -> torch.Tensor:
-        """Last-position logits [batch, vocab] → float32 scores ``select`` chooses from."""
+    def logits_processors(self, attention_mask: torch.Tensor = None) -> LogitsProcessorList:
+        """transformers' processors that turn the last position's logits into the scores ``select`` picks from,
+        in the order ``model.generate()`` applies them. Built for each call: the repetition penalty must skip each
+        row's left padding, which it reads off ``attention_mask`` as ``model.generate()`` does."""
+        processors = LogitsProcessorList()
+        if self.repetition_penalty != 1.0:
+            processors.append(
+                RepetitionPenaltyLogitsProcessor(self.repetition_penalty, prompt_ignore_length=_padding(attention_mask))
+            )
+        return processors
+
+    def process_logits(
+        self, logits: torch.Tensor, input_ids: torch.Tensor = None, processors: LogitsProcessorList = None
+    ) -> torch.Tensor:
+        """Last-position logits [batch, vocab] → the float32 scores ``select`` picks from: ``processors`` (default:
+        ``self.logits_processors()``) applied in turn. ``input_ids`` [batch, length] is the prompt followed by the
+        ids chosen so far; only the repetition penalty reads it."""
+        if processors is None:
+            processors = self.logits_processors()
+        if self.repetition_penalty != 1.0 and input_ids is None:
+            raise ValueError(
+                f"repetition_penalty={self.repetition_penalty!r} needs input_ids (the prompt and the ids chosen "
+                "so far); allowed: input_ids given, or repetition_penalty=1.0"
+            )
         scores = logits.float()
-        if seen is not None:
-            scores = apply_repetition_penalty(scores, seen, self.repetition_penalty)
+        # The processors are called one by one rather than through LogitsProcessorList.__call__, which inspects
+        # every processor's signature at every call: 0.2-0.3 ms per token for all five sampling options, 1.6x the
+        # loop's time at vocab 4,096 (bench/sampling_overheads.py, docs/benchmarks.md).
+        for processor in processors:
+            scores = processor(input_ids, scores)
         return scores
 
     def select(self, scores: torch.Tensor, random_generator) -> torch.Tensor:
@@ -163,20 +190,22 @@ class Generator:
         session = self.decoder.session(input_ids, attention_mask, max_new_tokens)
         random_generator = self.new_random_generator(seed)
         logits = session.prefill()
-        seen = None
-        if self.repetition_penalty != 1.0:
-            # Tokens of the prompt (not its padding) and, below, of the output; padding goes to an extra column.
-            seen = torch.zeros(input_ids.shape[0], logits.shape[-1] + 1, dtype=torch.bool, device=logits.device)
-            seen.scatter_(1, session.input_ids.masked_fill(session.attention_mask == 0, logits.shape[-1]), True)
-            seen = seen[:, :-1]
-        rows = torch.arange(input_ids.shape[0], device=logits.device)
+        processors = self.logits_processors(session.attention_mask)
+        context = None
+        if processors:
+            # What transformers' processors read as input_ids: the prompt (its padding included, as in
+            # model.generate(); the repetition penalty skips it) followed by the ids chosen so far.
+            prompt_length = session.input_ids.shape[1]
+            context = session.input_ids.new_empty(session.input_ids.shape[0], prompt_length + max_new_tokens)
+            context[:, :prompt_length] = session.input_ids
         for step in range(max_new_tokens):
-            next_ids = self.select(self.process_logits(logits, seen), random_generator)
+            known = None if context is None else context[:, : prompt_length + step]
+            next_ids = self.select(self.process_logits(logits, known, processors), random_generator)
             yield next_ids
             if step + 1 == max_new_tokens:
                 break
-            if seen is not None:
-                seen[rows, next_ids] = True
+            if context is not None:
+                context[:, prompt_length + step] = next_ids
             logits = session.step(next_ids)
 
     # ---- text ------------------------------------------------------------------------------------------------
@@ -193,12 +222,9 @@ class Generator:
                 if start is None:
                     raise ValueError("an empty prompt needs a beginning- or end-of-text token to start from")
                 row.append(start)
-        width = max(len(row) for row in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for index, row in enumerate(rows):
-            input_ids[index, width - len(row) :] = torch.tensor(row, dtype=torch.long)
-            attention_mask[index, width - len(row) :] = 1
+        # The pad id is the model's (generation config first), which the tokenizer may not know: our helper, not
+        # tokenizer.pad, which pads with the tokenizer's own pad token only.
+        input_ids, attention_mask = pad_token_lists(rows, self.pad_token_id, "left")
         return input_ids.to(self.device), attention_mask.to(self.device)
 
     def decode(self, ids: list) -> str:
@@ -241,32 +267,31 @@ class Generator:
     def stream(self, prompt: str, max_new_tokens: int = 64, stop=None, seed: int = None):
         """Yield the completion of one prompt piece by piece; the pieces join to ``generate([prompt])[0]``.
 
-        A piece is yielded once no later token can change it: an unfinished UTF-8 character, or a tail that
-        might be the start of a stop string, waits for the next token.
+        Pieces are what transformers' ``TextStreamer`` finalizes (an unfinished UTF-8 character, or a symbol, waits
+        for the next space), minus a tail that might be the start of a stop string, which waits for the next tokens
+        (``stopping.StopStringStreamer``).
         """
         if not isinstance(prompt, str):
             raise ValueError(f"stream takes one prompt string, got {type(prompt).__name__}")
         stop = self.stop if stop is None else normalize_stop(stop)
+        streamer = StopStringStreamer(self._require_tokenizer(), stop)
         input_ids, attention_mask = self.encode([prompt])
         eos = set(self.eos_token_ids)
-        output, emitted, text = [], 0, ""
+        output = []
         with self._eval_mode():
             for next_ids in self.token_steps(input_ids, attention_mask, max_new_tokens, seed):
                 token_id = int(next_ids[0])
                 if token_id in eos:
                     break
                 output.append(token_id)
-                text = self.decode(output)
-                cut = find_stop(text, stop) if stop else -1
-                if cut != -1:
-                    text = text[:cut]
+                streamer.put(next_ids.cpu())
+                yield from streamer.take()
+                # The same test as generate()'s, so both stop at the same token: the streamer's own text may lag
+                # behind (TextStreamer keeps symbols until the next space).
+                if streamer.stopped or (stop and find_stop(self.decode(output), stop) != -1):
                     break
-                settled = settled_length(text, stop)
-                if settled > emitted:
-                    yield text[emitted:settled]
-                    emitted = settled
-        if len(text) > emitted:
-            yield text[emitted:]
+        streamer.end()
+        yield from streamer.take()
 
     @contextlib.contextmanager
     def _eval_mode(self):
@@ -279,6 +304,13 @@ class Generator:
         finally:
             if was_training:
                 self.model.train()
+
+
+def _padding(attention_mask):
+    """Leading padding of each row of a left-padded ``attention_mask`` ([batch] counts), or None without a mask."""
+    if attention_mask is None:
+        return None
+    return (attention_mask.cumsum(dim=-1) == 0).sum(dim=-1)
 
 
 def _check_max_new_tokens(max_new_tokens):

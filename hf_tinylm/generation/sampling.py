@@ -1,9 +1,9 @@
-"""Samplers: draw the next token from the distribution left after temperature and the filters of ``logits.py``."""
+"""Samplers: draw the next token from the distribution left by transformers' logits processors."""
 
 import torch
+from transformers import MinPLogitsWarper, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from .base import Generator
-from .logits import min_p_filter, top_k_filter, top_p_filter
 
 
 def _check_range(name: str, value, low: float, high: float, allowed: str, include_low: bool = True):
@@ -19,6 +19,9 @@ class Sampler(Generator):
     (0.0: off), ``repetition_penalty`` (1.0: off), ``seed`` (None: torch's global generator). With a seed, every
     ``generate``/``stream``/``generate_ids`` call starts from that seed, so the same call gives the same text.
     Plus the ``Generator`` options (``stop``, ``eos_token_id``, ``ignore_eos``, ``decoder``, ``compile``).
+
+    The filters are transformers' own processors, applied in ``model.generate()``'s order (repetition penalty,
+    temperature, top-k, top-p, min-p), and the draw is ``torch.multinomial`` on their softmax, as there.
     """
 
     def __init__(
@@ -48,23 +51,28 @@ class Sampler(Generator):
         self.min_p = min_p
         self.seed = seed
 
-    def distribution(self, logits: torch.Tensor, seen: torch.Tensor = None) -> torch.Tensor:
-        """The probabilities the next token is drawn from, [batch, vocab] (one-hot when temperature is 0)."""
-        scores = self.process_logits(logits, seen)
+    def logits_processors(self, attention_mask: torch.Tensor = None):
+        processors = super().logits_processors(attention_mask)
+        if self.temperature == 0:  # greedy: only the repetition penalty applies
+            return processors
+        # Options at their "off" value add no processor, as in model.generate().
+        if self.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(float(self.temperature)))
+        if self.top_k is not None:
+            processors.append(TopKLogitsWarper(self.top_k))
+        if self.top_p < 1.0:
+            processors.append(TopPLogitsWarper(self.top_p))
+        if self.min_p > 0.0:
+            processors.append(MinPLogitsWarper(float(self.min_p)))
+        return processors
+
+    def distribution(self, logits: torch.Tensor, input_ids: torch.Tensor = None) -> torch.Tensor:
+        """The probabilities the next token is drawn from, [batch, vocab] (one-hot when temperature is 0).
+        ``input_ids`` (prompt + ids so far) is needed only with a repetition penalty."""
+        scores = self.process_logits(logits, input_ids)
         if self.temperature == 0:
             return torch.nn.functional.one_hot(scores.argmax(-1), scores.shape[-1]).to(scores.dtype)
         return scores.softmax(dim=-1)
-
-    def process_logits(self, logits: torch.Tensor, seen: torch.Tensor = None) -> torch.Tensor:
-        scores = super().process_logits(logits, seen)
-        if self.temperature == 0:
-            return scores
-        if self.temperature != 1.0:
-            scores = scores / self.temperature
-        if self.top_k is not None:
-            scores = top_k_filter(scores, self.top_k)
-        scores = top_p_filter(scores, self.top_p)
-        return min_p_filter(scores, self.min_p)
 
     def new_random_generator(self, seed=None):
         seed = self.seed if seed is None else seed

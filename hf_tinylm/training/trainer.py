@@ -12,15 +12,15 @@ Output folder layout (``output_dir``):
 """
 
 import dataclasses
-import json
 import os
 import shutil
-import tempfile
 import time
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint, rotate_checkpoints
+
+from tokenizers_ext.atomic_files import atomic_write_json, save_into_directory_atomically, staged_file
 
 from .config import TrainConfig, TrainConfigError, load_train_config
 from .data import collate_blocks, load_text_splits, pack
@@ -283,29 +283,15 @@ def default_lora_targets(model) -> list:
 
 
 # ---- outputs -----------------------------------------------------------------------------------------------------
-def write_json_atomically(path: str, payload):
-    """JSON written to a temporary file beside ``path`` and renamed over it: old or new, never half."""
-    folder = os.path.dirname(path)
-    handle, staged = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(payload, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-    os.replace(staged, path)
-
-
 def _save_model(model, tokenizer, output_dir: str):
     """save_pretrained into a staging folder, then each file into output_dir (a file is old or new, never half)."""
-    staging = os.path.join(output_dir, ".staging-model")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(staging)
-    for name in os.listdir(staging):
-        target = os.path.join(output_dir, name)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(os.path.join(staging, name), target)
-    shutil.rmtree(staging, ignore_errors=True)
+
+    def write(staging: str):
+        model.save_pretrained(staging)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(staging)
+
+    save_into_directory_atomically(output_dir, write)
 
 
 def plot_loss_curve(log_history: list, path: str, title: str = None):
@@ -327,10 +313,9 @@ def plot_loss_curve(log_history: list, path: str, title: str = None):
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    staged = path + ".tmp.png"
-    figure.savefig(staged, dpi=110)
+    with staged_file(path) as staged:
+        figure.savefig(staged, dpi=110)
     plt.close(figure)
-    os.replace(staged, path)
 
 
 # ---- the whole run -------------------------------------------------------------------------------------------------
@@ -410,7 +395,7 @@ def train(config, output_dir: str = "out/train", resume: bool = False, overrides
         _save_model(to_save, tokenizer, output_dir)
         plot_loss_curve(trainer.state.log_history, os.path.join(output_dir, LOSS_PLOT),
                         title=f"{type(base_model).__name__}: loss")
-        write_json_atomically(os.path.join(output_dir, METRICS_FILE), metrics)
+        atomic_write_json(os.path.join(output_dir, METRICS_FILE), metrics)
         result_model = to_save
     else:
         result_model = base_model

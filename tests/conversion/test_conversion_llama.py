@@ -109,7 +109,7 @@ def test_a_bfloat16_folder_converts_with_its_rotary_tables_in_float32(tmp_path):
     assert llama.dtype == torch.bfloat16 and llama.model.rotary_emb.inv_freq.dtype == torch.float32
     assert max_logit_difference(source, llama) == 0
     back = from_llama(llama)
-    assert back.model.embedder.positional_encoding.inv_freq.dtype == torch.float32
+    assert back.model.positions.inv_freq.dtype == torch.float32
     assert max_logit_difference(source, back) == 0
 
 
@@ -135,7 +135,9 @@ def test_to_llama_names_what_llama_cannot_express(settings, feature):
 @pytest.mark.parametrize(
     ("settings", "feature"),
     [
-        (dict(rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 2.0}), "rope scaling 'linear'"),
+        (dict(rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0] * 4,
+                               "long_factor": [1.0] * 4, "original_max_position_embeddings": 32}),
+         "rope scaling 'longrope'"),
         (dict(hidden_act="gelu"), "hidden_act='gelu' has no TinyLM equivalent"),
         (dict(head_dim=16), "head_dim=16 with 4 heads"),
     ],

@@ -186,3 +186,13 @@ def test_smollm2_135m_from_gguf(tmp_path):
     # Bits per byte through the same function as every other model here.
     scores = evaluate_bits_per_byte(shell, tokenizer, sample_text(2_000, offset=300_000), window=256)
     assert 0.5 < scores["bits_per_byte"] < 2.0, scores
+
+
+def test_experimental_re_exports_the_adapter_that_lives_in_hf_tinylm():
+    import experimental
+    import experimental.hf_adapter as old_home
+    import hf_tinylm.hf_adapter as home
+
+    for name in (*old_home.__all__, "CACHE_FIELD"):
+        assert getattr(old_home, name) is getattr(home, name), name
+    assert experimental.HFShell is home.HFShell

@@ -3,7 +3,7 @@
 import pytest
 from model_factory import char_tokenizer, tiny_model
 
-from hf_tinylm.cli import main
+from tinylm_cli.main import main
 from hf_tinylm.generation import GreedyGenerator, Sampler
 
 PROMPT = "Once upon a time"
@@ -53,6 +53,8 @@ def test_stop_string(saved, capsys):
     stop = free[6:8]
     _, out, _ = run(capsys, folder, "--prompt", PROMPT, "--max-new-tokens", "20", "--stop", stop, "--stop", "zzzz")
     assert out == PROMPT + free[: free.index(stop)] + "\n"
+    _, streamed, _ = run(capsys, folder, "--prompt", PROMPT, "--max-new-tokens", "20", "--stop", stop, "--stream")
+    assert streamed == out
 
 
 def test_missing_folder_and_bad_option(saved, tmp_path, capsys):

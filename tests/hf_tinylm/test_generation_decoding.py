@@ -6,7 +6,8 @@ from model_factory import POSITIONAL_SCHEMES, tiny_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from hf_tinylm.generation import GreedyGenerator, StaticCacheDecoder, TransformersDecoder, build_decoder
-from hf_tinylm.generation.decoding import normalize_compile_mode, static_cache_unsupported_reason, weights_signature
+from hf_tinylm.generation.decoding import Decoder, normalize_compile_mode, supports_static_cache, weights_signature
+from hf_tinylm.modeling.embedder import pad_token_lists
 
 VOCAB = 97
 NEW_TOKENS = 8
@@ -14,13 +15,8 @@ NEW_TOKENS = 8
 
 def left_padded_batch(lengths=(9, 4, 6), seed=3, pad_id=0):
     generator = torch.Generator().manual_seed(seed)
-    width = max(lengths)
-    ids = torch.full((len(lengths), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, length in enumerate(lengths):
-        ids[row, width - length :] = torch.randint(0, VOCAB, (length,), generator=generator)
-        mask[row, width - length :] = 1
-    return ids, mask
+    rows = [torch.randint(0, VOCAB, (length,), generator=generator).tolist() for length in lengths]
+    return pad_token_lists(rows, pad_id, "left")
 
 
 def hf_greedy(model, ids, mask, new_tokens=NEW_TOKENS, use_cache=True):
@@ -145,14 +141,14 @@ def test_session_refuses_steps_beyond_its_cache():
         session.step(torch.tensor([1]))
 
 
-def test_models_the_static_loop_does_not_know_use_the_transformers_path():
-    bidirectional = tiny_model(is_causal=False)
-    assert static_cache_unsupported_reason(bidirectional) == "bidirectional attention"
-    assert isinstance(build_decoder(bidirectional), TransformersDecoder)
-    with pytest.raises(ValueError, match="cannot run this model"):
-        StaticCacheDecoder(bidirectional)
+def test_models_without_static_cache_support_use_the_dynamic_cache():
+    llama = tiny_llama()
+    assert not supports_static_cache(llama)
+    assert isinstance(build_decoder(llama), TransformersDecoder)
+    with pytest.raises(ValueError, match="does not declare supports_static_kv_cache"):
+        StaticCacheDecoder(llama)
     with pytest.raises(ValueError, match="compile=True needs the static-cache decoder"):
-        GreedyGenerator(bidirectional, compile=True)
+        GreedyGenerator(llama, compile=True)
 
 
 def tiny_llama(seed=0):
@@ -166,7 +162,6 @@ def tiny_llama(seed=0):
 
 def test_any_transformers_causal_lm_works():
     llama = tiny_llama()
-    assert static_cache_unsupported_reason(llama) == "not a TinyLM model"
     ids, mask = left_padded_batch()
     reference = hf_greedy(llama, ids, mask)
     assert torch.equal(ours(llama, ids, mask), reference)
@@ -252,7 +247,7 @@ def test_max_autotune_compiles_again_once_the_frozen_weights_change(monkeypatch)
     step, options = recorder.compilations[0]
     assert options["options"]["max_autotune"] and options["fullgraph"] and not options["dynamic"]
     # A code object of its own, so that graphs frozen with other weights are never found again.
-    assert step.__func__.__code__ is not StaticCacheDecoder.forward.__code__
+    assert step.__func__.__code__ is not Decoder.call.__code__
     # Five steps per generation (the first token comes from the prefill); freezing only at each first step.
     assert recorder.freezing_per_call == [True, False, False, False, False] * 2
 

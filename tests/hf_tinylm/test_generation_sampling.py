@@ -15,23 +15,25 @@ from transformers.generation.logits_process import (
 )
 
 from hf_tinylm.generation import GreedyGenerator, Sampler, TopKSampler, TopPSampler
-from hf_tinylm.generation.logits import apply_repetition_penalty, min_p_filter, top_k_filter, top_p_filter
 
 INF = float("inf")
 # probabilities 0.5, 0.3, 0.15, 0.05, stored out of order so the filters must map their choice back
 PROBABILITIES = torch.tensor([[0.15, 0.5, 0.05, 0.3]])
 LOGITS = PROBABILITIES.log()
+NO_EOS = dict(pad_token_id=0, eos_token_id=None)
 
 
-def kept(logits):
-    return torch.isfinite(logits)[0].tolist()
+def kept(distribution):
+    return (distribution > 0)[0].tolist()
 
 
 def test_top_k_keeps_the_k_best_and_ties():
+    model = tiny_model()
     logits = torch.tensor([[1.0, 3.0, 2.0, 5.0, 4.0]])
-    assert top_k_filter(logits, 2).tolist() == [[-INF, -INF, -INF, 5.0, 4.0]]
-    assert kept(top_k_filter(torch.tensor([[1.0, 2.0, 2.0, 0.0]]), 1)) == [False, True, True, False]
-    assert torch.equal(top_k_filter(logits, 10), logits)
+    assert kept(TopKSampler(model, top_k=2).distribution(logits)) == [False, False, False, True, True]
+    assert kept(TopKSampler(model, top_k=1).distribution(torch.tensor([[1.0, 2.0, 2.0, 0.0]]))) == [
+        False, True, True, False]
+    assert kept(TopKSampler(model, top_k=10).distribution(logits)) == [True] * 5
 
 
 @pytest.mark.parametrize(
@@ -42,7 +44,7 @@ def test_top_k_keeps_the_k_best_and_ties():
      (1.0, [True, True, True, True])],
 )
 def test_top_p_keeps_the_smallest_set_reaching_p(top_p, expected):
-    assert kept(top_p_filter(LOGITS, top_p)) == expected
+    assert kept(TopPSampler(tiny_model(), top_p=top_p).distribution(LOGITS)) == expected
 
 
 @pytest.mark.parametrize(
@@ -52,13 +54,15 @@ def test_top_p_keeps_the_smallest_set_reaching_p(top_p, expected):
      (0.0, [True, True, True, True])],
 )
 def test_min_p_is_relative_to_the_most_likely_token(min_p, expected):
-    assert kept(min_p_filter(LOGITS, min_p)) == expected
+    assert kept(Sampler(tiny_model(), min_p=min_p).distribution(LOGITS)) == expected
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits():
     logits = torch.tensor([[2.0, -1.0, 0.5, 3.0]])
-    seen = torch.tensor([[True, True, False, False]])
-    assert apply_repetition_penalty(logits, seen, 2.0).tolist() == [[1.0, -2.0, 0.5, 3.0]]
+    generator = GreedyGenerator(tiny_model(), repetition_penalty=2.0)
+    assert generator.process_logits(logits, torch.tensor([[1, 0, 1]])).tolist() == [[1.0, -2.0, 0.5, 3.0]]
+    with pytest.raises(ValueError, match="repetition_penalty=2.0 needs input_ids.*allowed"):
+        generator.process_logits(logits)
 
 
 def test_sampler_distribution_by_hand():
@@ -73,24 +77,14 @@ def test_sampler_distribution_by_hand():
     # nucleus 0.5 of 1 : 2 : 4 (4/7 > 0.5) keeps only the best
     nucleus = TopPSampler(model, top_p=0.5).distribution(logits)
     torch.testing.assert_close(nucleus, torch.tensor([[0.0, 0.0, 1.0]]))
-    # a penalty of 2 on the best token: logit ln4 → ln2, so 1 : 2 : 2
-    seen = torch.tensor([[False, False, True]])
-    penalized = Sampler(model, repetition_penalty=2.0).distribution(logits, seen)
+    # a penalty of 2 on the best token, present in the context: logit ln4 → ln2, so 1 : 2 : 2
+    penalized = Sampler(model, repetition_penalty=2.0).distribution(logits, torch.tensor([[2, 2]]))
     torch.testing.assert_close(penalized, torch.tensor([[0.2, 0.4, 0.4]]))
     greedy = Sampler(model, temperature=0.0).distribution(logits)
     assert greedy.tolist() == [[0.0, 0.0, 1.0]]
 
 
-@pytest.mark.parametrize(
-    "options",
-    [dict(temperature=0.7, top_k=10), dict(top_p=0.8), dict(temperature=1.3, min_p=0.05),
-     dict(temperature=0.9, top_k=20, top_p=0.9, min_p=0.02, repetition_penalty=1.4)],
-)
-def test_filters_agree_with_transformers_processors(options):
-    torch.manual_seed(1)
-    logits = torch.randn(4, 97) * 3
-    context = torch.randint(0, 97, (4, 12))
-    seen = torch.zeros(4, 97, dtype=torch.bool).scatter_(1, context, True)
+def transformers_processors(options):
     processors = LogitsProcessorList()
     if "repetition_penalty" in options:
         processors.append(RepetitionPenaltyLogitsProcessor(options["repetition_penalty"]))
@@ -101,10 +95,45 @@ def test_filters_agree_with_transformers_processors(options):
         processors.append(TopPLogitsWarper(options["top_p"]))
     if "min_p" in options:
         processors.append(MinPLogitsWarper(options["min_p"]))
-    expected = processors(context, logits.clone())
-    ours = Sampler(tiny_model(), **options).process_logits(logits, seen if "repetition_penalty" in options else None)
-    assert torch.equal(torch.isfinite(ours), torch.isfinite(expected))
-    torch.testing.assert_close(ours.softmax(-1), expected.softmax(-1))
+    return processors
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(temperature=0.7, top_k=10), dict(top_p=0.8), dict(temperature=1.3, min_p=0.05),
+     dict(temperature=0.9, top_k=20, top_p=0.9, min_p=0.02, repetition_penalty=1.4)],
+)
+def test_filters_are_transformers_processors_in_generates_order(options):
+    torch.manual_seed(1)
+    logits = torch.randn(4, 97) * 3
+    context = torch.randint(0, 97, (4, 12))
+    expected = transformers_processors(options)(context, logits.clone())
+    assert torch.equal(Sampler(tiny_model(), **options).process_logits(logits, context), expected)
+
+
+# Options as model.generate() spells them; top_k=0 and min_p=None switch its defaults off.
+GENERATE_OFF = dict(temperature=1.0, top_k=0, top_p=1.0, min_p=None, repetition_penalty=1.0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(top_k=30, temperature=0.8), dict(top_p=0.7), dict(min_p=0.5, temperature=1.5),
+     dict(top_k=40, top_p=0.9, min_p=0.05, temperature=0.7, repetition_penalty=3.0)],
+)
+def test_seeded_sampling_draws_what_generate_draws(options):
+    """Same processors, same softmax, same torch.multinomial from the same generator state: the same tokens,
+    on a left-padded batch too."""
+    model = tiny_model()
+    ids = torch.tensor([[0, 0, 3, 1, 4, 1], [2, 7, 1, 8, 2, 8]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    torch.manual_seed(11)
+    with torch.no_grad():
+        expected = model.generate(ids, attention_mask=mask, do_sample=True, max_new_tokens=12,
+                                  **{**GENERATE_OFF, **options}, **NO_EOS)
+    got = Sampler(model, seed=11, ignore_eos=True, **options).generate_ids(ids, 12, attention_mask=mask)
+    assert torch.equal(got, expected)
+    torch.manual_seed(11)  # without a seed, torch's global generator
+    assert torch.equal(Sampler(model, ignore_eos=True, **options).generate_ids(ids, 12, attention_mask=mask), expected)
 
 
 def test_samples_follow_the_distribution():
@@ -129,19 +158,6 @@ def test_a_seed_makes_sampling_reproducible():
     assert torch.equal(nucleus.generate_ids(ids, 16), nucleus.generate_ids(ids, 16))
 
 
-def test_without_a_seed_sampling_follows_torch_and_matches_generate():
-    """Same filters, same probabilities, same torch.multinomial draw: model.generate()'s tokens."""
-    model = tiny_model()
-    ids = torch.tensor([[3, 1, 4, 1, 5, 9]])
-    torch.manual_seed(11)
-    with torch.no_grad():
-        expected = model.generate(ids, do_sample=True, top_k=30, temperature=0.8, max_new_tokens=12,
-                                  pad_token_id=0, eos_token_id=None)
-    torch.manual_seed(11)
-    got = TopKSampler(model, top_k=30, temperature=0.8, ignore_eos=True).generate_ids(ids, 12)
-    assert torch.equal(got, expected)
-
-
 def test_top_k_one_and_zero_temperature_are_greedy():
     model = tiny_model()
     ids = torch.tensor([[2, 7, 1, 8]])
@@ -154,17 +170,26 @@ def test_repetition_penalty_matches_generate():
     model = tiny_model()
     ids = torch.tensor([[2, 7, 1, 8, 2, 8]])
     with torch.no_grad():
-        expected = model.generate(ids, do_sample=False, repetition_penalty=1.5, max_new_tokens=12,
-                                  pad_token_id=0, eos_token_id=None)
-    assert torch.equal(GreedyGenerator(model, repetition_penalty=1.5, ignore_eos=True).generate_ids(ids, 12), expected)
+        expected = model.generate(ids, do_sample=False, repetition_penalty=3.0, max_new_tokens=12, **NO_EOS)
+        unpenalized = model.generate(ids, do_sample=False, max_new_tokens=12, **NO_EOS)
+    assert not torch.equal(expected, unpenalized)  # the penalty decides tokens here
+    assert torch.equal(GreedyGenerator(model, repetition_penalty=3.0, ignore_eos=True).generate_ids(ids, 12), expected)
 
 
-def test_repetition_penalty_ignores_padding():
+def test_repetition_penalty_ignores_padding_as_generate_does():
+    """A left-padded row gets the tokens it gets alone, even when the padding id is the token it would choose:
+    the penalty skips each row's leading padding, as model.generate() does."""
     model = tiny_model()
-    ids, mask = torch.tensor([[0, 0, 5, 6], [1, 2, 3, 4]]), torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
-    batched = GreedyGenerator(model, repetition_penalty=1.5, ignore_eos=True).generate_ids(ids, 8, attention_mask=mask)
-    alone = GreedyGenerator(model, repetition_penalty=1.5, ignore_eos=True).generate_ids(ids[:1, 2:], 8)
+    generator = GreedyGenerator(model, repetition_penalty=3.0, ignore_eos=True)
+    alone = generator.generate_ids(torch.tensor([[5, 6]]), 8)
+    pad = int(alone[0, 2])  # the first token it chooses
+    ids, mask = torch.tensor([[pad, pad, 5, 6], [1, 2, 3, 4]]), torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    batched = generator.generate_ids(ids, 8, attention_mask=mask)
     assert torch.equal(batched[0, 4:], alone[0, 2:])
+    with torch.no_grad():
+        expected = model.generate(ids, attention_mask=mask, do_sample=False, repetition_penalty=3.0,
+                                  max_new_tokens=8, pad_token_id=pad, eos_token_id=None)
+    assert torch.equal(batched, expected)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from model_factory import CHAR_EOS, CHARACTERS, char_tokenizer, tiny_model
 from transformers import GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM
 
 from hf_tinylm.generation import GreedyGenerator, TopKSampler, TopPSampler
-from hf_tinylm.generation.stopping import find_stop, normalize_stop, settled_length
+from hf_tinylm.generation.stopping import find_stop, normalize_stop, stop_prefix_length
 
 EOS = CHAR_EOS
 
@@ -89,8 +89,10 @@ class ScriptedLM(torch.nn.Module):
         super().__init__()
         self.config = LlamaConfig(vocab_size=vocab_size, num_hidden_layers=1, eos_token_id=eos)
         self.script, self.prompt_length = script, prompt_length
+        self.calls = 0
 
     def forward(self, input_ids, attention_mask=None, **kwargs):
+        self.calls += 1
         step = input_ids.shape[1] - self.prompt_length
         token = self.script[step] if step < len(self.script) else self.config.eos_token_id
         logits = torch.full((input_ids.shape[0], input_ids.shape[1], self.config.vocab_size), -1.0)
@@ -113,15 +115,27 @@ def test_stream_holds_back_what_may_start_a_stop_string(tokenizer, stop, pieces)
     assert generator.generate(prompt, 40) == ["".join(pieces)]
 
 
-def test_settled_length_and_find_stop():
-    assert settled_length("abc\ufffd", ()) == 3
-    assert settled_length("hello wo", ("world",)) == 6
-    assert settled_length("hello w", ("world", "w")) == 7 - 1
-    assert settled_length("hello", ("xyz",)) == 5
+def test_stream_stops_at_the_token_generate_stops_at(tokenizer):
+    """TextStreamer keeps "!" until the next space, but the stop test reads the whole decoded text, as generate()
+    does: a stop string ending in a symbol ends the stream at once, and overlapping stop strings cut alike."""
+    prompt = "> "
+    model = ScriptedLM(tokenizer("xab!c d")["input_ids"], len(tokenizer(prompt)["input_ids"]))
+    generator = GreedyGenerator(model, tokenizer, stop=["b!", "ab!c"], decoder="uncached")
+    assert generator.generate(prompt, 40) == ["xa"]
+    calls, model.calls = model.calls, 0
+    assert list(generator.stream(prompt, 40)) == ["x", "a"]  # "a" waited: "ab" may start "ab!c"
+    assert model.calls == calls == 4  # the prompt, then one call per token until "!"
+
+
+def test_stop_prefix_length_and_find_stop():
+    assert stop_prefix_length("hello wo", ("world",)) == 2
+    assert stop_prefix_length("hello w", ("world", "w")) == 1  # "w" itself is a whole stop string, not a prefix
+    assert stop_prefix_length("hello", ("xyz",)) == 0
+    assert stop_prefix_length("aa", ("aab", "ab")) == 2
     assert find_stop("one two three", ("three", "two")) == 4
     assert find_stop("one", ("two",)) == -1
     assert normalize_stop("x") == ("x",) and normalize_stop(None) == ()
-    with pytest.raises(ValueError, match="non-empty strings"):
+    with pytest.raises(ValueError, match="stop='' is invalid; allowed: a non-empty string"):
         normalize_stop([""])
 
 
@@ -137,7 +151,8 @@ def test_gpt2_tokenizer_and_partial_characters():
     emoji_ids = tokenizer("\U0001F600")["input_ids"]
     assert len(emoji_ids) == 2 and tokenizer.decode(emoji_ids[:1]) == "\ufffd"
     scripted = ScriptedLM(emoji_ids + tokenizer(" ok")["input_ids"], 1, vocab_size=50257, eos=50256)
-    assert list(GreedyGenerator(scripted, tokenizer, decoder="uncached").stream("hi", 10)) == ["\U0001F600", " ok"]
+    # TextStreamer's rule: a symbol (the emoji, or the U+FFFD of its first half) waits for the next space.
+    assert list(GreedyGenerator(scripted, tokenizer, decoder="uncached").stream("hi", 10)) == ["\U0001F600 ", "ok"]
 
 
 def test_hf_llama_with_its_tokenizer(tokenizer):

@@ -6,7 +6,8 @@ from model_factory import POSITIONAL_SCHEMES, tiny_config, tiny_model
 from transformers import DynamicCache
 
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM, TinyLMModel
-from hf_tinylm.modeling_tinylm import CACHE_FIELD
+from hf_tinylm.modeling.embedder import pad_token_lists
+from hf_tinylm.modeling.modeling_tinylm import CACHE_FIELD
 
 VOCAB = 97
 
@@ -17,13 +18,7 @@ def random_ids(batch=2, length=12, seed=1):
 
 
 def left_pad(sequences, pad_id=0):
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, width - len(seq) :] = seq
-        mask[row, width - len(seq) :] = 1
-    return ids, mask
+    return pad_token_lists(sequences, pad_id, "left")
 
 
 @pytest.mark.parametrize("attn", ["eager", "sdpa"])
@@ -163,7 +158,7 @@ def test_absolute_schemes_do_see_the_shift():
 
 
 def test_relative_position_tables_follow_the_offset():
-    from hf_tinylm.positional_encoding import ALiBiPositionalEncoding, ShawRelativePositionalEncoding
+    from hf_tinylm.modeling.positional_encoding import ALiBiPositionalEncoding, ShawRelativePositionalEncoding
 
     config = tiny_config(max_relative_position=3)
     query, key = torch.arange(4, 8), torch.arange(0, 8)

@@ -282,7 +282,7 @@ def _write_config(path, workspace, **training):
 
 
 def _cli(*args) -> list:
-    return [sys.executable, "-m", "hf_tinylm.cli", "train", *args]
+    return [sys.executable, "-m", "tinylm_cli", "train", *args]
 
 
 def _weights(folder):
@@ -328,7 +328,7 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path, workspace):
     assert one.returncode == 0, one.stderr[-3000:]
     two = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         "-m", "hf_tinylm.cli", "train", config, "--output", str(tmp_path / "two"),
+         "-m", "tinylm_cli", "train", config, "--output", str(tmp_path / "two"),
          "--set", "training.per_device_train_batch_size=2", "--set", "training.per_device_eval_batch_size=4"],
         env=env, capture_output=True, text=True,
     )

@@ -125,12 +125,17 @@ def test_bad_vocabulary_files_name_the_file(tmp_path):
     vocab_file, merges_file = _write_small_gpt2_style_files(tmp_path)
     truncated = tmp_path / "truncated.json"
     truncated.write_text(vocab_file.read_text()[:20], encoding="utf-8")
-    with pytest.raises(ValueError, match="truncated.json: corrupt or truncated"):
+    with pytest.raises(ValueError, match=r"truncated.json, .*merges.txt: corrupt or truncated .*EOF while parsing"):
         GPT2Tokenizer(vocab_file=truncated, merges_file=merges_file)
     bad_merges = tmp_path / "bad_merges.txt"
     bad_merges.write_text("#version: 0.2\na b\nab\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad_merges.txt: line 3"):
+    # tokenizers counts merge lines: the second merge ("ab") is the file's third line.
+    with pytest.raises(ValueError, match=r"bad_merges.txt: corrupt or truncated .*invalid at line 2.*'first second'"):
         GPT2Tokenizer(vocab_file=vocab_file, merges_file=bad_merges)
+    shared_id = tmp_path / "shared_id.json"
+    shared_id.write_text(json.dumps({"a": 0, "b": 0, "<|endoftext|>": 1}), encoding="utf-8")
+    with pytest.raises(ValueError, match="shared_id.json: two tokens share one id"):
+        GPT2Tokenizer(vocab_file=shared_id, merges_file=merges_file)
     unknown = tmp_path / "unknown_token.txt"
     unknown.write_text("a b\nb zz\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown_token.txt.*do not fit together"):
@@ -139,6 +144,8 @@ def test_bad_vocabulary_files_name_the_file(tmp_path):
     no_eot.write_text(json.dumps({"a": 0, "b": 1, "ab": 2}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"no_eot.json, .*merges.txt: a GPT-2 vocabulary must contain '<\|endoftext\|>'"):
         GPT2Tokenizer(vocab_file=no_eot, merges_file=merges_file)
+    with pytest.raises(FileNotFoundError, match="missing.txt: no such file"):
+        GPT2Tokenizer(vocab_file=vocab_file, merges_file=tmp_path / "missing.txt")
     with pytest.raises(ValueError, match="pass both vocab_file"):
         GPT2Tokenizer(vocab_file=vocab_file)
     with pytest.raises(ValueError, match="engine must be one of"):

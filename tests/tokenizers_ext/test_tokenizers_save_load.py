@@ -10,7 +10,12 @@ import pytest
 from tokenizer_test_helpers import EDGE_CASE_TEXTS, gpt2_tokenizer
 
 from tokenizers_ext import BPETokenizer, GPT2Tokenizer
-from tokenizers_ext.atomic_files import atomic_write_text
+from tokenizers_ext.atomic_files import (
+    atomic_write_json,
+    atomic_write_text,
+    save_into_directory_atomically,
+    staged_file,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEXTS = EDGE_CASE_TEXTS + ["Hello world, the original tokenizer.", "hi <|endoftext|> there"]
@@ -156,3 +161,29 @@ def test_save_with_push_to_hub_saves_locally_then_uploads_the_same_files(tmp_pat
     assert uploads == [("me/tok", {"commit_message": "hi"})]
     config = json.loads((tmp_path / "local" / "tokenizer_config.json").read_text())
     assert config["tokenizer_class"] == "TokenizersBackend"
+
+
+def test_a_staged_file_keeps_its_extension_and_vanishes_when_the_writer_fails(tmp_path):
+    path = tmp_path / "plot.png"
+    atomic_write_json(path, {"b": 1, "a": [2]})
+    assert path.read_text() == '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'
+    with pytest.raises(RuntimeError, match="writer failed"):
+        with staged_file(path) as staged:
+            assert staged.endswith(".png") and os.path.dirname(staged) == str(tmp_path)  # savefig reads the suffix
+            with open(staged, "w") as handle:
+                handle.write("half")
+            raise RuntimeError("writer failed")
+    assert os.listdir(tmp_path) == ["plot.png"] and json.loads(path.read_text()) == {"a": [2], "b": 1}
+
+
+def test_a_save_that_returns_nothing_moves_every_file_it_wrote(tmp_path):
+    def write(staging):
+        os.makedirs(os.path.join(staging, "sub"))
+        for name in ("model.safetensors", os.path.join("sub", "extra.json")):
+            with open(os.path.join(staging, name), "w") as handle:
+                handle.write(name)
+
+    final = save_into_directory_atomically(tmp_path, write)
+    expected = ["model.safetensors", os.path.join("sub", "extra.json")]
+    assert sorted(os.path.relpath(path, tmp_path) for path in final) == expected
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors", "sub"]  # the staging folder is gone

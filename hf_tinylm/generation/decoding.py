@@ -258,7 +258,8 @@ class CachedSession:
             logits = self._step(*arguments)
         self._first_step = False
         self.length += 1
-        self.next_positions = self.next_positions + 1
+        # In place: a new tensor made under inference_mode would differ from the traced one and recompile the step.
+        self.next_positions.add_(1)
         return logits
 
 

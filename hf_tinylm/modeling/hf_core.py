@@ -1,5 +1,5 @@
 """``HFCore``: the body of a transformers causal LM as a transformer core (shared by the Hugging Face adapter in
-``experimental/hf_adapter.py`` and the ``tinylm_hf_core`` model family).
+``hf_tinylm/hf_adapter.py`` and the ``tinylm_hf_core`` model family).
 
 Kept free of other project imports: transformers copies this file flat next to saved weights.
 """

@@ -303,3 +303,18 @@ def test_compiled_logits_stay_within_rounding_of_eager(mode, dtype):
         token = eager_logits.argmax(-1)
         eager_logits, compiled_logits = eager.step(token), compiled.step(token)
         torch.testing.assert_close(compiled_logits.float(), eager_logits.float(), **tolerance)
+
+
+@pytest.mark.slow
+def test_compiled_step_is_traced_once_per_session_shape(monkeypatch):
+    """A step that recompiled after the first token ran unfrozen under max-autotune (2.5× slower): every later
+    step of a session must reuse the first step's graph."""
+    model = tiny_model()
+    ids, mask = left_padded_batch()
+    decoder = StaticCacheDecoder(model, compile=True)
+    session = decoder.session(ids, mask, 6)
+    next_ids = session.prefill().argmax(-1)
+    session.step(next_ids)
+    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
+    for _ in range(4):
+        next_ids = session.step(next_ids).argmax(-1)

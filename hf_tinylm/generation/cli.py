@@ -1,7 +1,6 @@
 """``tinylm generate DIR --prompt ...``: load a saved causal LM and its tokenizer, print a completion."""
 
 import argparse
-import os
 import sys
 
 from .decoding import COMPILE_MODES
@@ -68,8 +67,9 @@ def run_generate(args) -> int:
     # No `import hf_tinylm` needed for the Auto classes: importing this module has already run its __init__.
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not os.path.isdir(args.model_dir):
-        raise FileNotFoundError(f"no model folder at {args.model_dir}")
+    from ..model_folder import check_model_folder
+
+    check_model_folder(args.model_dir)  # names a damaged or incomplete folder before transformers reads it
     dtype = getattr(torch, args.dtype)
     try:
         model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=dtype).eval()

@@ -22,9 +22,12 @@ import warnings
 
 import torch
 from transformers.cache_utils import DynamicCache
+from transformers.utils import logging
 
 from ..modeling.modeling_tinylm import default_position_ids
 from ..modeling.static_cache import StaticKVCache
+
+logger = logging.get_logger(__name__)
 
 # Cache lengths are rounded up to a multiple of this when compiling, so one compiled step serves many lengths.
 COMPILE_LENGTH_BUCKET = 128
@@ -219,6 +222,12 @@ class CachedSession:
                 f"max_position_embeddings={limit}; shorten the prompt or ask for fewer tokens"
             )
         self.capacity = prompt_length + max_new_tokens
+        context = getattr(decoder.model.config, "max_position_embeddings", None)
+        if limit is None and isinstance(context, int) and last_position >= context:
+            logger.warning_once(
+                f"prompt + max_new_tokens reach position {last_position}, past max_position_embeddings={context}; "
+                "this model's positions run on there, untrained"
+            )
         length = self.capacity
         if decoder.compile:
             length = -(-length // COMPILE_LENGTH_BUCKET) * COMPILE_LENGTH_BUCKET

@@ -28,6 +28,7 @@ from .validation import (  # noqa: F401 (check_special_token_ids, merge_section:
     require_number,
     require_positive_int,
     require_positive_number,
+    warn_misspelt_keywords,
 )
 
 INITIALIZERS = ("gpt2", "standard")
@@ -156,6 +157,7 @@ class TinyLMConfig(PretrainedConfig):
         # Ours first: transformers' own architecture checks would otherwise trip over bad values less clearly.
         self.validate()
         # Derived views written by to_dict() must not come back as plain attributes.
+        warn_misspelt_keywords(type(self), kwargs)
         kwargs.pop("head_dim", None)
         super().__init__(**kwargs)
 

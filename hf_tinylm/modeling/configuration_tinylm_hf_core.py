@@ -25,6 +25,7 @@ from .configuration_tinylm import (
     check_special_token_ids,
     merge_section,
 )
+from .validation import warn_misspelt_keywords
 from .component_registry import NORMALIZATIONS
 
 # Positional schemes of our embedder in front of a pretrained body, and what each adds there.
@@ -90,6 +91,7 @@ class TinyLMHFCoreConfig(PretrainedConfig):
         if hidden_size is None and isinstance(core_config, dict):
             self.hidden_size = self.core_hidden_size
         self.validate()
+        warn_misspelt_keywords(type(self), kwargs)
         super().__init__(**kwargs)
 
     # ---- the body ------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from transformers import PretrainedConfig
 
 from .component_registry import ACTIVATIONS
 from .configuration_block_stack import BLOCK_SECTION_DEFAULTS, STACK_POSITIONAL_ENCODINGS, block_config
-from .validation import require_number
 from .configuration_tinylm import (
     INITIALIZERS,
     TOKENIZER_TYPES,
@@ -28,6 +27,7 @@ from .configuration_tinylm import (
     check_special_token_ids,
     merge_section,
 )
+from .validation import require_number, warn_misspelt_keywords
 from .component_registry import NORMALIZATIONS
 
 ENCODER_TYPES = ("hierarchical",)
@@ -118,6 +118,7 @@ class TinyLMNextThoughtConfig(PretrainedConfig):
         self.eos_token_id = vocab_size - 1 if eos_token_id is None and isinstance(vocab_size, int) else eos_token_id
         self.pad_token_id = pad_token_id
         self.validate()
+        warn_misspelt_keywords(type(self), kwargs)
         super().__init__(**kwargs)
 
     # ---- standard transformers names (read-only views) -----------------------------------------------------

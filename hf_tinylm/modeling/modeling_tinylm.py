@@ -13,7 +13,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.utils import can_return_tuple
+from transformers.utils import can_return_tuple, logging
 
 from .activations import LearnedActivation
 from .configuration_tinylm import TinyLMConfig
@@ -24,6 +24,8 @@ from .positional_encoding import POSITIONAL_ENCODINGS, PositionalEncoding, ShawR
 from .saving import SavingMixin
 from .static_cache import StaticKVCache
 from .transformer_core import CORES, GenericTransformerCore
+
+logger = logging.get_logger(__name__)
 
 # transformers 5.24 renamed the cache from `past_key_values` to `cache` (forward argument and output field).
 CACHE_FIELD = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
@@ -36,6 +38,33 @@ def _pick_cache(cache, past_key_values):
     if cache is not None and past_key_values is not None and cache is not past_key_values:
         raise ValueError("pass the KV cache as either `cache` or `past_key_values`, not both")
     return cache if cache is not None else past_key_values
+
+
+_INTEGER_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def check_input_ids(input_ids, vocab_size: int):
+    """A clear ValueError for ids the embedding would fail on (or silently read past) further down.
+
+    The range is checked where it costs no host-device synchronisation: on CPU tensors directly, on accelerators
+    with an asynchronous device assertion; compiled code skips it (the compiled step's inputs come from our loop).
+    """
+    if not isinstance(input_ids, torch.Tensor) or input_ids.dtype not in _INTEGER_DTYPES:
+        found = input_ids.dtype if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
+        raise ValueError(f"input_ids must be an integer tensor (torch.long), got {found}")
+    if input_ids.ndim != 2 or input_ids.numel() == 0:
+        raise ValueError(
+            f"input_ids must be a non-empty 2-D [batch, length] tensor, got shape {tuple(input_ids.shape)}"
+        )
+    if torch.compiler.is_compiling():
+        return
+    if input_ids.device.type == "cpu":
+        low, high = (int(value) for value in torch.aminmax(input_ids))
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"input_ids holds {bad}, outside [0, vocab_size={vocab_size})")
+    else:
+        torch._assert_async(((input_ids >= 0) & (input_ids < vocab_size)).all(), "input_ids outside [0, vocab_size)")
 
 
 def default_position_ids(attention_mask, past_length: int, length: int, device) -> torch.LongTensor:
@@ -147,6 +176,15 @@ class TinyLMModel(TinyLMPreTrainedModel):
         """Positions an absolute scheme has vectors for (learned, sincos); None when any position works."""
         return getattr(self.positions, "max_positions", None)
 
+    def _warn_past_the_context(self, length: int):
+        """Schemes without a position table (rope, ALiBi, Shaw, none) run past the trained context: say so once.
+        Tables (learned, sincos) refuse in ``add_to_embeddings``; ``length`` comes from shapes, never a sync."""
+        if self.position_limit is None and length > self.config.max_position_embeddings:
+            logger.warning_once(
+                f"input reaches {length} tokens, past max_position_embeddings={self.config.max_position_embeddings} "
+                f"(positional_encoding_type={self.config.positional_encoding_type!r} runs on, untrained there)"
+            )
+
     def forward(
         self,
         input_ids: torch.LongTensor = None,
@@ -170,10 +208,13 @@ class TinyLMModel(TinyLMPreTrainedModel):
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
 
+        if input_ids is not None:
+            check_input_ids(input_ids, self.config.vocab_size)
         inputs_embeds = self.embedder(input_ids, inputs_embeds)
         if position_ids is None:
             past_length = cache.get_seq_length() if cache is not None else 0
             position_ids = default_position_ids(attention_mask, past_length, inputs_embeds.shape[1], inputs_embeds.device)
+            self._warn_past_the_context(past_length + inputs_embeds.shape[1])
         hidden_states = self.dropout(self.positions.add_to_embeddings(inputs_embeds, position_ids))
         # Mask, rotary tables, relative distances: built once, before any layer writes to the cache.
         attention_inputs = self.positions.attention_inputs(self.config, hidden_states, attention_mask, cache, position_ids)
@@ -224,7 +265,16 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
     def _prepare_cache_for_generation(
         self, generation_config, model_kwargs, generation_mode, batch_size, max_cache_length, *args, **kwargs
     ):
-        """generate() gets our ``StaticKVCache`` unless the caller chose a cache (object or implementation)."""
+        """generate() gets our ``StaticKVCache`` unless the caller chose a cache (object or implementation).
+
+        ``max_cache_length`` is the longest sequence this generate() call can reach: a position table too short for
+        it (learned, sincos) is refused here, before any work."""
+        limit = self.position_limit
+        if limit is not None and max_cache_length > limit:
+            raise ValueError(
+                f"prompt + max_new_tokens reach {max_cache_length} tokens, past the positional table of "
+                f"max_position_embeddings={limit}; shorten the prompt or ask for fewer tokens"
+            )
         chosen = any(model_kwargs.get(name) is not None for name in ("cache", "past_key_values"))
         if chosen or generation_config.cache_implementation is not None or generation_config.use_cache is False:
             return super()._prepare_cache_for_generation(

@@ -5,7 +5,10 @@ NaN compares false with everything, so a plain ``value <= 0`` test lets it throu
 """
 
 import copy
+import difflib
+import inspect
 import math
+import warnings
 
 
 def _is_number(value) -> bool:
@@ -84,3 +87,29 @@ def check_special_token_ids(config):
                 raise ValueError(
                     f"{field}={value!r} is invalid; allowed: None or an id in [0, vocab_size={config.vocab_size})"
                 )
+
+
+def warn_misspelt_keywords(config_class, kwargs: dict):
+    """Warn about keyword arguments no config knows that look like a misspelt known name (``hiden_size``).
+
+    transformers stores unknown keywords as plain attributes, so a typo would otherwise do nothing silently;
+    keys it writes itself (``architectures``, ``transformers_version``, ...) are known and never warned about.
+    """
+    known = set()
+    for cls in config_class.__mro__:
+        if "__init__" in vars(cls):
+            known.update(inspect.signature(cls.__init__).parameters)
+        known.update(name for name in vars(cls) if not name.startswith("__"))
+    known.update(getattr(config_class, "__dataclass_fields__", {}))
+    candidates = sorted(name for name in known if not name.startswith("_") and name not in ("self", "kwargs"))
+    for key in kwargs:
+        if key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.85)
+        if close:
+            warnings.warn(
+                f"{config_class.__name__} got an unknown keyword {key}={kwargs[key]!r}; did you mean {close[0]!r}? "
+                f"(unknown keywords are kept as plain attributes and change nothing)",
+                UserWarning,
+                stacklevel=3,
+            )

@@ -1,5 +1,7 @@
 """``tinylm generate DIR --prompt ...`` on a tiny saved model with its tokenizer."""
 
+from pathlib import Path
+
 import pytest
 from model_factory import char_tokenizer, tiny_model
 
@@ -59,9 +61,17 @@ def test_stop_string(saved, capsys):
 
 def test_missing_folder_and_bad_option(saved, tmp_path, capsys):
     code, _, err = run(capsys, str(tmp_path / "nowhere"), "--prompt", "x")
-    assert code == 2 and "no model folder" in err
+    assert code == 2 and "nowhere is not a folder" in err
     code, _, err = run(capsys, str(tmp_path), "--prompt", "x")  # a folder without a model
-    assert code == 2 and "tinylm generate: error" in err
+    assert code == 2 and "tinylm generate: error" in err and "is not a model folder: it has no config.json" in err
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for path in Path(saved[0]).iterdir():
+        (damaged / path.name).write_bytes(path.read_bytes())
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    code, out, err = run(capsys, str(damaged), "--prompt", "x")
+    assert code == 2 and out == "" and "model.safetensors is truncated or corrupt" in err and "Traceback" not in err
     code, _, err = run(capsys, saved[0], "--prompt", "x", "--top-k", "0")
     assert code == 2 and "top_k=0 is invalid" in err
 

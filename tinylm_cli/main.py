@@ -62,7 +62,13 @@ SUBCOMMANDS = (
 def build_parser(load=None) -> argparse.ArgumentParser:
     """The ``tinylm`` parser. ``load``: the subcommands to build for real (None: all of them); the others are
     placeholders that only list their name and help, so building them imports nothing."""
-    parser = argparse.ArgumentParser(prog="tinylm", description="Composable super-tiny language models.")
+    parser = argparse.ArgumentParser(
+        prog="tinylm",
+        description="Composable super-tiny language models.",
+        epilog="Exit codes: 0 done; 2 bad arguments, bad input files or a refused target (one line on stderr); "
+               "1 an unexpected failure (one line; --debug shows the traceback); 130 interrupted.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, summary, add_subparser in SUBCOMMANDS:
         if load is None or name in load:
@@ -82,14 +88,30 @@ def named_subcommand(argv) -> tuple:
     return ()
 
 
+# What the user can fix (arguments, files, refused targets): exit 2, like argparse's own errors.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(load=named_subcommand(argv)).parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"tinylm {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"tinylm {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure is one line; --debug shows where it came from
+        if args.debug:
+            raise
+        user_error = isinstance(error, USER_ERRORS)
+        kind = "error" if user_error else f"unexpected {type(error).__name__}"
+        hint = "" if user_error else " (run with --debug for the traceback)"
+        print(f"tinylm {args.command}: {kind}: {_one_line(error)}{hint}", file=sys.stderr)
+        return 2 if user_error else 1
 
 
 if __name__ == "__main__":

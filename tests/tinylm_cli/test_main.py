@@ -71,3 +71,27 @@ def test_the_console_script_is_main():
     tomllib = pytest.importorskip("tomllib")
     with open(os.path.join(REPO, "pyproject.toml"), "rb") as file:
         assert tomllib.load(file)["project"]["scripts"]["tinylm"] == "tinylm_cli.main:main"
+
+
+def test_failures_are_one_line_with_documented_exit_codes(capsys, monkeypatch, tmp_path):
+    import hf_tinylm.generation.cli as generate_cli
+
+    def raising(error):
+        def handler(args):
+            raise error
+        return handler
+
+    cases = [
+        (ValueError("vocab_size=0 is invalid;\n allowed: a positive integer"), 2,
+         "tinylm generate: error: vocab_size=0 is invalid; allowed: a positive integer"),
+        (RuntimeError("boom"), 1, "tinylm generate: unexpected RuntimeError: boom (run with --debug for the traceback)"),
+        (KeyboardInterrupt(), 130, "tinylm generate: interrupted"),
+    ]
+    for error, code, line in cases:
+        monkeypatch.setattr(generate_cli, "run_generate", raising(error))
+        assert main(["generate", str(tmp_path), "--prompt", "x"]) == code
+        err = capsys.readouterr().err
+        assert err.strip() == line and "Traceback" not in err
+    monkeypatch.setattr(generate_cli, "run_generate", raising(RuntimeError("boom")))
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "generate", str(tmp_path), "--prompt", "x"])

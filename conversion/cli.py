@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Files that make up a Hugging Face tokenizer; copied as they are from SRC to OUT when present.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
@@ -158,7 +158,8 @@ def _fail(args, error: BaseException) -> int:
     kind = getattr(args, "convert_kind", None)
     prefix = f"tinylm convert {kind}" if kind else "tinylm convert"
     print(f"{prefix}: error: {_first_line(error)}", file=sys.stderr)
-    return EXIT_FAILED
+    # A refused output (it exists, or is a file): exit 2 like the other commands' refusals and argparse's errors.
+    return EXIT_REFUSED if isinstance(error, FileExistsError) else EXIT_FAILED
 
 
 def _guarded(args, action) -> int:

@@ -5,7 +5,11 @@ def add_demo_subparser(commands):
     parser = commands.add_parser(
         "demo", help="build the STLM baseline, save, reload with AutoModelForCausalLM, generate"
     )
-    parser.add_argument("--out", default="out/stlm-baseline", help="folder to save the model in")
+    parser.add_argument("--out", default="out/stlm-baseline",
+                        help="folder to save the model in (must not exist, unless --force); written into a hidden "
+                             "staging folder beside it and renamed into place only when complete")
+    parser.add_argument("--force", action="store_true",
+                        help="replace OUT if it exists (the old folder stays until the new one is complete)")
     parser.add_argument("--prompt", default="Once upon a time")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
@@ -16,6 +20,9 @@ def add_demo_subparser(commands):
 def run_demo(args) -> int:
     import time
 
+    from tokenizers_ext.atomic_files import atomic_output_dir, check_output_dir
+
+    check_output_dir(args.out, args.force)  # refuse an existing OUT (or a file) before the slow part
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -31,7 +38,8 @@ def run_demo(args) -> int:
           f"{config.num_attention_heads} heads / {config.num_key_value_heads} key-value heads, "
           f"{config.positional_encoding_type}, {config.core['ffn']['ffn_type']})")
     tokenizer = model.tokenizer
-    model.save_pretrained(args.out)  # the tokenizer too, beside the weights
+    with atomic_output_dir(args.out, args.force) as staging:
+        model.save_pretrained(staging)  # the tokenizer too, beside the weights
     print(f"saved to {args.out}")
 
     reloaded = AutoModelForCausalLM.from_pretrained(args.out).eval()

@@ -10,7 +10,10 @@ every package (`hf_tinylm`, `conversion`, `experimental`, the command line) can 
   then each moved into place the same way.
 - A whole output folder (`atomic_output_dir`): written into a hidden staging folder beside it and renamed into
   place only when complete; a crash leaves at worst a `.NAME.partial-*` folder, which no loader mistakes for a
-  model. An existing folder is replaced only with `force`, and then only after the new one is complete.
+  model. An existing folder is replaced only with `force`, and then only after the new one is complete: it is
+  renamed aside (`.NAME.replaced-*`), the new one renamed in, the old one deleted. The next write of the same
+  folder (`clean_leftovers`) deletes the staging and aside folders of killed runs, and if a run was killed between
+  the two renames (NAME missing, the old one aside) puts the old folder back first.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
 _STAGING_MARK = ".partial-"
 _OLD_MARK = ".replaced-"
+# `.NAME.partial-PID-RANDOM` / `.NAME.replaced-PID-RANDOM`: the pid says whether the run that made it still lives.
+_LEFTOVER = re.compile(r"\.(?P<name>.+)(?P<mark>\.partial-|\.replaced-)(?P<pid>\d+)-[^-]+\Z")
 
 
 # ---- one file ------------------------------------------------------------------------------------------------------
@@ -94,8 +100,12 @@ def save_into_directory_atomically(
 
 # ---- a whole output folder -----------------------------------------------------------------------------------------
 def check_output_dir(out_dir, force: bool = False, sources=()) -> str:
-    """The absolute output path, after refusing an existing `out_dir` (without `force`) or one that is a source."""
+    """The absolute output path, after refusing an existing `out_dir` (without `force`) or one that is a source.
+
+    Tidies the leftovers of killed writes first (`clean_leftovers`): it may put back a folder a killed `force` run
+    had moved aside, which is then refused like any existing folder."""
     out = os.path.abspath(os.fspath(out_dir))
+    clean_leftovers(out)
     for source in sources:
         source = os.path.abspath(os.fspath(source))
         if out == source or source.startswith(out + os.sep):
@@ -116,7 +126,7 @@ def atomic_output_dir(out_dir, force: bool = False, sources=()) -> Iterator[str]
     out = check_output_dir(out_dir, force, sources)
     parent, name = os.path.split(out)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}{_STAGING_MARK}", dir=parent)
+    staging = tempfile.mkdtemp(prefix=f".{name}{_STAGING_MARK}{os.getpid()}-", dir=parent)
     try:
         os.chmod(staging, 0o755)  # mkdtemp makes it private to its owner; a model folder is ordinarily readable
         yield staging
@@ -133,7 +143,7 @@ def _publish(staging: str, out: str, force: bool) -> None:
         os.rename(staging, out)
         return
     parent, name = os.path.split(out)
-    old = tempfile.mkdtemp(prefix=f".{name}{_OLD_MARK}", dir=parent)
+    old = tempfile.mkdtemp(prefix=f".{name}{_OLD_MARK}{os.getpid()}-", dir=parent)
     os.rmdir(old)  # only the unique name is wanted: rename needs the target to be absent (or an empty folder)
     os.rename(out, old)
     try:
@@ -142,3 +152,45 @@ def _publish(staging: str, out: str, force: bool) -> None:
         os.rename(old, out)  # put the previous folder back rather than leave nothing
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but is someone else's, or we cannot tell: leave its folders alone
+    return True
+
+
+def clean_leftovers(out_dir) -> list[str]:
+    """Tidy what killed writes of `out_dir` left beside it; returns the paths removed or restored.
+
+    Only folders named by `atomic_output_dir` for this very target, whose process is gone, are touched: a
+    `.NAME.partial-PID-*` staging folder is deleted; a `.NAME.replaced-PID-*` folder (the previous NAME, moved
+    aside by a `force` run) is renamed back to NAME when NAME is missing (the run died between its two renames),
+    and deleted otherwise.
+    """
+    out = os.path.abspath(os.fspath(out_dir))
+    parent, name = os.path.split(out)
+    try:
+        entries = sorted(os.listdir(parent))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    touched = []
+    for entry in entries:
+        match = _LEFTOVER.match(entry)
+        if match is None or match["name"] != name or _process_alive(int(match["pid"])):
+            continue
+        path = os.path.join(parent, entry)
+        if not os.path.isdir(path) or os.path.islink(path):
+            continue
+        if match["mark"] == _OLD_MARK and not os.path.lexists(out):
+            os.rename(path, out)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        touched.append(path)
+    return touched

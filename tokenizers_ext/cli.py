@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .atomic_files import atomic_output_dir, check_output_dir
 from .bpe import BPETokenizer
 from .bpe_backend import PRE_SPLIT_MODES
 
@@ -24,15 +25,26 @@ STLM_MERGES_FILE = "stlm_merges.model"
 
 
 def train_command(
-    files: Sequence[str], vocab_size: int, out: str, pre_split: str = "none", show_progress: bool = True
+    files: Sequence[str],
+    vocab_size: int,
+    out: str,
+    pre_split: str = "none",
+    show_progress: bool = True,
+    force: bool = False,
 ) -> int:
-    """Train a BPETokenizer on `files` and save it into `out`. Returns a process exit code (0 = ok)."""
+    """Train a BPETokenizer on `files` and save it into `out`. Returns a process exit code (0 = ok).
+
+    `out` is written into a hidden staging folder beside it and renamed into place only when complete; an
+    existing `out` is refused (exit 2, untouched) unless `force`, and then replaced only once the new one is whole.
+    """
     try:
+        check_output_dir(out, force)  # before the training, which may take a while
         tokenizer = BPETokenizer.train_from_files(
             list(files), vocab_size, pre_split=pre_split, show_progress=show_progress
         )
-        tokenizer.save_pretrained(out)
-        tokenizer.save_stlm_merges(os.path.join(out, STLM_MERGES_FILE))
+        with atomic_output_dir(out, force) as staging:
+            tokenizer.save_pretrained(staging)
+            tokenizer.save_stlm_merges(os.path.join(staging, STLM_MERGES_FILE))
     except (OSError, ValueError) as err:
         print(f"tokenizer train: error: {err}", file=sys.stderr)
         return 2
@@ -47,7 +59,7 @@ def train_command(
 
 
 def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register `tokenizer train --files F... --vocab-size N --out DIR [--pre-split gpt2|none]`.
+    """Register `tokenizer train --files F... --vocab-size N --out DIR [--pre-split gpt2|none] [--force]`.
 
     Each leaf parser sets `func` and `handler` (the same callable): parsed args -> exit code.
     """
@@ -62,7 +74,15 @@ def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.
     train.add_argument(
         "--vocab-size", type=int, required=True, metavar="N", help="ids in total, incl. 2 specials (>= 258)"
     )
-    train.add_argument("--out", required=True, metavar="DIR", help="folder to save the tokenizer into")
+    train.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder to save the tokenizer into (must not exist, unless --force); it appears only when complete",
+    )
+    train.add_argument(
+        "--force", action="store_true", help="replace DIR if it exists (the old one stays until the new one is complete)"
+    )
     train.add_argument(
         "--pre-split",
         choices=PRE_SPLIT_MODES,
@@ -71,7 +91,9 @@ def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.
     )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     def run(args: argparse.Namespace) -> int:
-        return train_command(args.files, args.vocab_size, args.out, args.pre_split, show_progress=not args.quiet)
+        return train_command(
+            args.files, args.vocab_size, args.out, args.pre_split, show_progress=not args.quiet, force=args.force
+        )
 
     # Both names: `func` is argparse's usual one, `handler` the one tinylm_cli/main.py calls.
     train.set_defaults(func=run, handler=run)

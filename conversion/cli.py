@@ -159,7 +159,9 @@ def _fail(args, error: BaseException) -> int:
     prefix = f"tinylm convert {kind}" if kind else "tinylm convert"
     print(f"{prefix}: error: {_first_line(error)}", file=sys.stderr)
     # A refused output (it exists, or is a file): exit 2 like the other commands' refusals and argparse's errors.
-    return EXIT_REFUSED if isinstance(error, FileExistsError) else EXIT_FAILED
+    # Bad input (a missing or unusable source, an unsupported feature) exits 2 too; a failure while writing, 1.
+    user_error = isinstance(error, (FileExistsError, FileNotFoundError, NotADirectoryError, ValueError))
+    return EXIT_REFUSED if user_error else EXIT_FAILED
 
 
 def _guarded(args, action) -> int:

@@ -56,11 +56,7 @@ class Generator:
     ):
         if not callable(model) or not hasattr(model, "config"):
             raise ValueError(f"model must be a transformers causal LM, got {type(model).__name__}")
-        penalty_ok = isinstance(repetition_penalty, (int, float)) and not isinstance(repetition_penalty, bool)
-        if not penalty_ok or repetition_penalty <= 0:
-            raise ValueError(
-                f"repetition_penalty={repetition_penalty!r} is invalid; allowed: a number > 0 (1 means off)"
-            )
+        check_repetition_penalty(repetition_penalty)
         self.model = model
         self._tokenizer = tokenizer
         self.stop = normalize_stop(stop)
@@ -311,6 +307,12 @@ def _padding(attention_mask):
     if attention_mask is None:
         return None
     return (attention_mask.cumsum(dim=-1) == 0).sum(dim=-1)
+
+
+def check_repetition_penalty(repetition_penalty):
+    penalty_ok = isinstance(repetition_penalty, (int, float)) and not isinstance(repetition_penalty, bool)
+    if not penalty_ok or repetition_penalty <= 0:
+        raise ValueError(f"repetition_penalty={repetition_penalty!r} is invalid; allowed: a number > 0 (1 means off)")
 
 
 def _check_max_new_tokens(max_new_tokens):

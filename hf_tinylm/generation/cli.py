@@ -68,7 +68,16 @@ def run_generate(args) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..model_folder import check_model_folder
+    from .base import _check_max_new_tokens, check_repetition_penalty
+    from .sampling import check_sampling_options
+    from .stopping import normalize_stop
 
+    # Every argument first, then the folder, before anything is loaded or printed.
+    _check_max_new_tokens(args.max_new_tokens)
+    check_repetition_penalty(args.repetition_penalty)
+    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "min_p": args.min_p}
+    check_sampling_options(seed=args.seed, **{name: value for name, value in sampling.items() if value is not None})
+    normalize_stop(args.stop)
     check_model_folder(args.model_dir)  # names a damaged or incomplete folder before transformers reads it
     dtype = getattr(torch, args.dtype)
     try:

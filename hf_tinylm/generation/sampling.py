@@ -12,6 +12,17 @@ def _check_range(name: str, value, low: float, high: float, allowed: str, includ
         raise ValueError(f"{name}={value!r} is invalid; allowed: {allowed}")
 
 
+def check_sampling_options(temperature=1.0, top_k=None, top_p=1.0, min_p=0.0, seed=None):
+    """ValueError naming the first invalid sampling option; callers check before loading a model (the CLI)."""
+    _check_range("temperature", temperature, 0.0, float("inf"), "a number >= 0 (0 means greedy)")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r} is invalid; allowed: None or a positive integer")
+    _check_range("top_p", top_p, 0.0, 1.0, "a number in (0, 1] (1 means off)", include_low=False)
+    _check_range("min_p", min_p, 0.0, 1.0, "a number in [0, 1] (0 means off)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed={seed!r} is invalid; allowed: None or an integer")
+
+
 class Sampler(Generator):
     """Samples the next token from the filtered distribution; every filter is an option.
 
@@ -38,13 +49,7 @@ class Sampler(Generator):
         **options,
     ):
         super().__init__(model, tokenizer, repetition_penalty=repetition_penalty, **options)
-        _check_range("temperature", temperature, 0.0, float("inf"), "a number >= 0 (0 means greedy)")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k={top_k!r} is invalid; allowed: None or a positive integer")
-        _check_range("top_p", top_p, 0.0, 1.0, "a number in (0, 1] (1 means off)", include_low=False)
-        _check_range("min_p", min_p, 0.0, 1.0, "a number in [0, 1] (0 means off)")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed={seed!r} is invalid; allowed: None or an integer")
+        check_sampling_options(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=seed)
         self.temperature = temperature
         self.top_k = top_k
         self.top_p = top_p

@@ -39,21 +39,10 @@ def repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
     return states[:, :, None].expand(batch, kv_heads, groups, length, dim).reshape(batch, kv_heads * groups, length, dim)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat((-second, first), dim=-1)
-
-
-def rotate(states: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``[batch, heads, seq, head_dim]`` states by per-position angles ``[batch, seq, head_dim]``."""
-    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    return states * cos + rotate_half(states) * sin
-
-
 def rotation_factors(cos: torch.Tensor, sin: torch.Tensor) -> tuple:
     """Llama's (cos, sin) [b, q, d] → (cos, signed sin) [b, 1, q, d] for ``rotate_with``, once per forward call.
 
-    ``rotate_half(x) * sin`` equals ``x.roll(d / 2, -1) * [-sin_first_half, sin_second_half]`` element for
+    Llama's ``rotate_half(x) * sin`` equals ``x.roll(d / 2, -1) * [-sin_first_half, sin_second_half]`` element for
     element (the sign moves from x to sin, which IEEE multiplication does not notice), so every layer rotates
     with one roll and two multiplications.
     """
@@ -66,11 +55,6 @@ def rotate_with(states: torch.Tensor, factors: tuple) -> torch.Tensor:
     """Rotate ``[batch, heads, seq, head_dim]`` states by ``rotation_factors``: Llama's arithmetic, fewer calls."""
     cos, signed_sin = factors
     return states * cos + states.roll(states.shape[-1] // 2, -1) * signed_sin
-
-
-def apply_rotary(query: torch.Tensor, key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-    """Rotate queries and keys (Llama's ``apply_rotary_pos_emb``, with the same arithmetic)."""
-    return rotate(query, cos, sin), rotate(key, cos, sin)
 
 
 def masked_scores(scores: torch.Tensor, attention_mask) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 The model owns one scheme, beside its embedder and core, and asks it two things per forward call:
 - ``add_to_embeddings(embeddings, position_ids)``: absolute schemes add a position vector to each token embedding;
-- ``attention_inputs(...)``: an ``AttentionInputs`` for every attention layer — the mask, rotary (cos, sin) tables
+- ``attention_inputs(...)``: an ``AttentionInputs`` for every attention layer — the mask, rotary factors
   and Shaw's clipped relative distances. ALiBi folds its per-head bias into the mask.
 Shaw relative positions also need learned vectors inside each attention layer (added to keys and values):
 ``per_layer_module`` builds them, and they bring their own attention function. Attention never asks which
@@ -18,7 +18,7 @@ from torch import nn
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS, dynamic_rope_update
 
-from .attention import AttentionInputs, apply_rotary, masked_scores, repeat_kv, rotate_half, rotation_factors  # noqa: F401
+from .attention import AttentionInputs, masked_scores, repeat_kv, rotation_factors
 from .component_registry import POSITIONAL_ENCODINGS
 
 # Attention backends that accept an arbitrary boolean or additive [b, h, q, kv] mask.

@@ -108,6 +108,9 @@ class Decoder:
         self.cache_name = "cache" if "cache" in parameters else "past_key_values"
         self.pass_positions = "position_ids" in parameters
         self.pass_logits_to_keep = "logits_to_keep" in parameters
+        # A forward that takes return_dict itself (TinyLM's) builds a plain tuple, logits first, without the
+        # ModelOutput; others (transformers' decorator) would build it anyway, so they keep the default.
+        self.ask_for_tuple = "return_dict" in parameters
 
     def session(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int):
         raise NotImplementedError
@@ -121,6 +124,8 @@ class Decoder:
             kwargs["position_ids"] = positions
         if self.pass_logits_to_keep:
             kwargs["logits_to_keep"] = 1
+        if self.ask_for_tuple:
+            return self.model(input_ids, return_dict=False, **kwargs)[0][:, -1]
         return self.model(input_ids, **kwargs).logits[:, -1]
 
 

@@ -26,6 +26,9 @@ class AttentionInputs:
     rotary: tuple = None
     # Shaw's clipped distances [q, kv] in [0, 2k], or None.
     relative_buckets: torch.Tensor = None
+    # The config's attention backend, read once per call: a config attribute costs ~10 µs through transformers'
+    # accessors, which a one-token step would pay in every layer. None: each layer reads the config itself.
+    implementation: str = None
 
 
 NO_POSITIONS = AttentionInputs()
@@ -140,7 +143,7 @@ class SelfAttention(nn.Module):
                 self, query, key, value, inputs, scaling=self.scaling, dropout=dropout
             )
         else:
-            implementation = self.config._attn_implementation
+            implementation = inputs.implementation or self.config._attn_implementation
             if implementation == "sdpa" and _DIRECT_SDPA and not kwargs:
                 # Compiled one-token steps run written out: inductor fuses them, where sdpa stays an opaque kernel
                 # (model S, max-autotune: 0.93 against 1.11 ms a step).

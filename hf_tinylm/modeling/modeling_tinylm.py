@@ -13,7 +13,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.utils import can_return_tuple, logging
+from transformers.utils import logging
 
 from .activations import LearnedActivation
 from .configuration_tinylm import TinyLMConfig
@@ -195,6 +195,7 @@ class TinyLMModel(TinyLMPreTrainedModel):
         use_cache: bool = None,
         output_hidden_states: bool = None,
         past_key_values: Cache = None,
+        return_dict: bool = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
         cache = _pick_cache(cache, past_key_values)
@@ -223,10 +224,14 @@ class TinyLMModel(TinyLMPreTrainedModel):
         hidden_states = self.core(
             hidden_states, all_hidden_states=all_hidden_states, inputs=attention_inputs, cache=cache, **kwargs
         )
+        all_hidden_states = tuple(all_hidden_states) if output_hidden_states else None
+        cache = cache if use_cache else None
+        if not (self.config.return_dict if return_dict is None else return_dict):
+            # transformers' tuple convention (fields in order, None left out), built without the ModelOutput: the
+            # causal LM asks for it on every call, a decoding step included (a ModelOutput costs ~20-80 µs).
+            return tuple(value for value in (hidden_states, cache, all_hidden_states) if value is not None)
         return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states,
-            hidden_states=tuple(all_hidden_states) if output_hidden_states else None,
-            **{CACHE_FIELD: cache if use_cache else None},
+            last_hidden_state=hidden_states, hidden_states=all_hidden_states, **{CACHE_FIELD: cache}
         )
 
 
@@ -282,7 +287,6 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
             )
         model_kwargs[CACHE_FIELD] = StaticKVCache(self.config.num_hidden_layers, max_cache_length)
 
-    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor = None,
@@ -295,9 +299,10 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
         output_hidden_states: bool = None,
         logits_to_keep=0,
         past_key_values: Cache = None,
+        return_dict: bool = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
-        outputs = self.model(
+        hidden_states, *rest = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -305,19 +310,21 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
+            return_dict=False,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
+        # The base model's tuple: (last hidden state, the cache if any, all hidden states if asked).
+        model_cache = rest.pop(0) if rest and isinstance(rest[0], Cache) else None
+        all_hidden_states = rest[0] if rest else None
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden_states[:, keep, :])
         loss = None
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        if not (self.config.return_dict if return_dict is None else return_dict):
+            return tuple(value for value in (loss, logits, model_cache, all_hidden_states) if value is not None)
         return CausalLMOutputWithPast(
-            loss=loss,
-            logits=logits,
-            hidden_states=outputs.hidden_states,
-            **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)},
+            loss=loss, logits=logits, hidden_states=all_hidden_states, **{CACHE_FIELD: model_cache}
         )
 
 

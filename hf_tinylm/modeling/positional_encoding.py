@@ -71,13 +71,16 @@ class PositionalEncoding(nn.Module):
         return None
 
     def attention_inputs(self, config, hidden_states, attention_mask, cache, position_ids) -> AttentionInputs:
-        if self.materializes_mask and config._attn_implementation not in MASK_BACKENDS:
+        implementation = config._attn_implementation
+        if self.materializes_mask and implementation not in MASK_BACKENDS:
             raise ValueError(
-                f"attn_implementation={config._attn_implementation!r} cannot carry positional_encoding_type="
+                f"attn_implementation={implementation!r} cannot carry positional_encoding_type="
                 f"{config.positional_encoding_type!r}; allowed: {', '.join(MASK_BACKENDS)}"
             )
         mask = causal_mask(config, hidden_states, attention_mask, cache, position_ids, self.materializes_mask)
-        inputs = AttentionInputs(mask=mask, rotary=self.rotation_factors(hidden_states, position_ids))
+        inputs = AttentionInputs(
+            mask=mask, rotary=self.rotation_factors(hidden_states, position_ids), implementation=implementation
+        )
         if self.materializes_mask:
             past_length = mask.shape[-1] - hidden_states.shape[1]
             query_index = torch.arange(past_length, mask.shape[-1], device=hidden_states.device)

@@ -103,7 +103,8 @@ def warn_misspelt_keywords(config_class, kwargs: dict):
     known.update(getattr(config_class, "__dataclass_fields__", {}))
     candidates = sorted(name for name in known if not name.startswith("_") and name not in ("self", "kwargs"))
     for key in kwargs:
-        if key in known or not isinstance(key, str):
+        # Private keys (``_name_or_path``, ``_attn_implementation_autoset``) are transformers' own bookkeeping.
+        if not isinstance(key, str) or key in known or key.startswith("_"):
             continue
         close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.85)
         if close:

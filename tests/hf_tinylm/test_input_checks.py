@@ -62,6 +62,14 @@ def test_keys_transformers_writes_do_not_warn(recwarn):
     assert not [w for w in recwarn if "unknown keyword" in str(w.message)]
 
 
+def test_a_config_round_trip_through_its_dict_does_not_warn(recwarn):
+    # to_dict() holds private keys of transformers' (`_name_or_path`, close to `name_or_path`).
+    config = TinyLMConfig(vocab_size=97, hidden_size=32)
+    TinyLMConfig.from_dict(config.to_dict())
+    TinyLMNextThoughtConfig.from_dict(TinyLMNextThoughtConfig().to_dict())
+    assert not [w for w in recwarn if "unknown keyword" in str(w.message)]
+
+
 def test_our_generators_warn_too_when_a_rope_model_runs_past_its_context(caplog):
     from hf_tinylm.generation import GreedyGenerator
 

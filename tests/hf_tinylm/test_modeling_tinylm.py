@@ -217,6 +217,29 @@ def test_logits_to_keep_hidden_states_and_tuple_output():
     torch.testing.assert_close(as_tuple[0], full.logits)
 
 
+@pytest.mark.parametrize("use_cache", [False, True])
+@pytest.mark.parametrize("output_hidden_states", [False, True])
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_tuple_output_is_transformers_to_tuple_of_the_model_output(use_cache, output_hidden_states, with_labels):
+    # return_dict=False is built without the ModelOutput (decoding asks for it every step): same fields, same order.
+    model = tiny_model().eval()
+    ids = random_ids()
+    kwargs = dict(use_cache=use_cache, output_hidden_states=output_hidden_states,
+                  labels=ids if with_labels else None)
+    for module, extra in ((model, kwargs), (model.model, {k: v for k, v in kwargs.items() if k != "labels"})):
+        expected = module(ids, **extra).to_tuple()
+        got = module(ids, return_dict=False, **extra)
+        assert isinstance(got, tuple) and len(got) == len(expected)
+        for mine, theirs in zip(got, expected):
+            assert type(mine) is type(theirs)
+            if isinstance(mine, torch.Tensor):
+                assert torch.equal(mine, theirs)
+            elif isinstance(mine, tuple):
+                assert all(torch.equal(a, b) for a, b in zip(mine, theirs))
+            else:
+                assert mine.get_seq_length() == theirs.get_seq_length()
+
+
 @pytest.mark.parametrize("name", ["cache", "past_key_values"])
 def test_cache_is_accepted_under_both_names(name):
     model = tiny_model()

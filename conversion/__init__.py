@@ -16,9 +16,18 @@ from .errors import (
     UnsafeCheckpointError,
     UnsupportedFeatureError,
 )
-from .gpt2 import from_gpt2, to_gpt2
-from .llama import from_llama, to_llama
-from .stlm import convert_stlm_checkpoint
+import importlib
+
+# The converters import torch and transformers (seconds); they load on first use, so that `conversion.cli` (the
+# command line's parser) and the error classes import in milliseconds.
+_CONVERTERS = {"to_gpt2": "gpt2", "from_gpt2": "gpt2", "to_llama": "llama", "from_llama": "llama",
+               "convert_stlm_checkpoint": "stlm"}
+
+
+def __getattr__(name):
+    if name in _CONVERTERS:
+        return getattr(importlib.import_module(f"{__name__}.{_CONVERTERS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "convert_stlm_checkpoint",

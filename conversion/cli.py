@@ -58,8 +58,8 @@ def add_convert_subparser(subparsers) -> argparse.ArgumentParser:
 
 
 def _missing_kind(args) -> int:
-    args.convert_parser.print_usage(sys.stderr)
-    return _fail(args, ValueError("say what to convert: stlm, to-llama, from-llama, to-gpt2 or from-gpt2"))
+    return _fail(args, ValueError("say what to convert: stlm, to-llama, from-llama, to-gpt2 or from-gpt2 "
+                                  "(see tinylm convert --help)"))
 
 
 # ---- handlers ------------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """``tinylm demo``: build the original STLM baseline, save it, reload it through AutoModelForCausalLM, generate."""
 
+from .arguments import bounded, non_negative_int, utf8_text
+
 
 def add_demo_subparser(commands):
     parser = commands.add_parser(
@@ -10,9 +12,9 @@ def add_demo_subparser(commands):
                              "staging folder beside it and renamed into place only when complete")
     parser.add_argument("--force", action="store_true",
                         help="replace OUT if it exists (the old folder stays until the new one is complete)")
-    parser.add_argument("--prompt", default="Once upon a time")
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompt", default="Once upon a time", type=utf8_text)
+    parser.add_argument("--max-new-tokens", type=non_negative_int, default=32)
+    parser.add_argument("--seed", type=bounded(int), default=0)
     parser.set_defaults(handler=run_demo)
     return parser
 

@@ -1,14 +1,15 @@
 """The ``tinylm`` command line: ``main()`` and ``build_parser()``.
 
-Every subcommand is built by its own package (``add_*_subparser`` in that package's ``cli.py``). Those modules
-import ``hf_tinylm`` and with it torch and transformers, which take seconds, so the dispatcher imports one only
-when its subcommand is named on the command line; the others appear in ``tinylm --help`` as placeholders with
-their one-line help. ``tests/tinylm_cli/test_main.py`` checks that the placeholders read exactly as the real
-subcommands do.
+Each subcommand's arguments are defined in a module of this package (``tinylm_cli/generate.py`` ...) that imports
+nothing heavy; its handler imports the package doing the work (``hf_tinylm`` and with it torch and transformers,
+which take seconds) only when it runs. So ``tinylm --help``, ``tinylm generate --help`` and any argument error
+are answered in a fraction of a second (``tests/tinylm_cli/test_main.py`` checks that no torch is imported).
 """
 
 import argparse
 import sys
+
+from .arguments import CommandLineParser
 
 
 def _add_demo(commands):
@@ -18,51 +19,48 @@ def _add_demo(commands):
 
 
 def _add_generate(commands):
-    from hf_tinylm.generation.cli import add_generate_subparser
+    from .generate import add_generate_subparser
 
     add_generate_subparser(commands)
 
 
 def _add_train(commands):
-    from hf_tinylm.training.cli import add_train_subparser
+    from .train import add_train_subparser
 
     add_train_subparser(commands)
 
 
 def _add_compare(commands):
-    from hf_tinylm.compare.cli import add_compare_subparser
+    from .compare import add_compare_subparser
 
     add_compare_subparser(commands)
 
 
 def _add_tokenizer(commands):
-    from tokenizers_ext.cli import add_tokenizer_subparser
+    from tokenizers_ext.cli import add_tokenizer_subparser  # a light module: tokenizers_ext imports lazily
 
     add_tokenizer_subparser(commands)
 
 
 def _add_convert(commands):
-    from conversion.cli import add_convert_subparser
+    from conversion.cli import add_convert_subparser  # a light module: conversion imports lazily
 
     add_convert_subparser(commands)
 
 
-# (name, the one-line help `tinylm --help` shows, the function that adds the real subparser), in help order.
+# (name, the function that adds its subparser), in help order.
 SUBCOMMANDS = (
-    ("demo", "build the STLM baseline, save, reload with AutoModelForCausalLM, generate", _add_demo),
-    ("generate", "generate text from a saved model folder (greedy unless a sampling option is given)", _add_generate),
-    ("train", "train a model (an original STLM config or the project's YAML) with transformers' Trainer", _add_train),
-    ("compare", "train our models and transformers baselines the same way and compare them side by side",
-     _add_compare),
-    ("tokenizer", "train tokenizers", _add_tokenizer),
-    ("convert", "convert original STLM checkpoints and TinyLM ⇄ Llama / GPT-2 models", _add_convert),
+    ("demo", _add_demo),
+    ("generate", _add_generate),
+    ("train", _add_train),
+    ("compare", _add_compare),
+    ("tokenizer", _add_tokenizer),
+    ("convert", _add_convert),
 )
 
 
-def build_parser(load=None) -> argparse.ArgumentParser:
-    """The ``tinylm`` parser. ``load``: the subcommands to build for real (None: all of them); the others are
-    placeholders that only list their name and help, so building them imports nothing."""
-    parser = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandLineParser(
         prog="tinylm",
         description="Composable super-tiny language models.",
         epilog="Exit codes: 0 done; 2 bad arguments, bad input files or a refused target (one line on stderr); "
@@ -70,22 +68,9 @@ def build_parser(load=None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, summary, add_subparser in SUBCOMMANDS:
-        if load is None or name in load:
-            add_subparser(commands)
-        else:
-            commands.add_parser(name, help=summary)
+    for _, add_subparser in SUBCOMMANDS:
+        add_subparser(commands)
     return parser
-
-
-def named_subcommand(argv) -> tuple:
-    """The subcommand ``argv`` names, as a 0- or 1-tuple: its first word that is not an option (``tinylm`` has
-    no option taking a value before the subcommand)."""
-    names = {name for name, _, _ in SUBCOMMANDS}
-    for word in argv:
-        if not word.startswith("-"):
-            return (word,) if word in names else ()
-    return ()
 
 
 # What the user can fix (arguments, files, refused targets): exit 2, like argparse's own errors.
@@ -98,7 +83,7 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(load=named_subcommand(argv)).parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -6,8 +6,16 @@
 - `BPETokenizer`: the original byte-level BPE (no pre-splitting, rank-ordered merges), trainable.
 """
 
-from .base import Tokenizer
-from .bpe import BPETokenizer
-from .gpt2 import GPT2Tokenizer
+import importlib
+
+# The tokenizers import transformers (seconds); they load on first use, so that `tokenizers_ext.cli` (the command
+# line's parser) and `tokenizers_ext.atomic_files` import in milliseconds.
+_TOKENIZERS = {"Tokenizer": "base", "BPETokenizer": "bpe", "GPT2Tokenizer": "gpt2"}
+
+
+def __getattr__(name):
+    if name in _TOKENIZERS:
+        return getattr(importlib.import_module(f"{__name__}.{_TOKENIZERS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Tokenizer", "GPT2Tokenizer", "BPETokenizer"]

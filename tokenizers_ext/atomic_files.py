@@ -8,6 +8,8 @@ every package (`hf_tinylm`, `conversion`, `experimental`, the command line) can 
   POSIX and Windows: readers see the old file or the new one, never a truncated mix.
 - The files of a save (`save_into_directory_atomically`): written into a staging folder inside the destination,
   then each moved into place the same way.
+- A long job's output folder (`resumable_output_dir`): the same, but its unfinished `.NAME.run` folder is kept
+  when it holds work worth continuing, for `--resume`.
 - A whole output folder (`atomic_output_dir`): written into a hidden staging folder beside it and renamed into
   place only when complete; a crash leaves at worst a `.NAME.partial-*` folder, which no loader mistakes for a
   model. An existing folder is replaced only with `force`, and then only after the new one is complete: it is
@@ -134,6 +136,64 @@ def atomic_output_dir(out_dir, force: bool = False, sources=()) -> Iterator[str]
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+_RUN_MARK = ".run"
+
+
+def run_folder_of(out_dir) -> str:
+    """Where a resumable job writes `out_dir` until it is complete: `.NAME.run` beside it."""
+    parent, name = os.path.split(os.path.abspath(os.fspath(out_dir)))
+    return os.path.join(parent, f".{name}{_RUN_MARK}")
+
+
+@contextlib.contextmanager
+def resumable_output_dir(out_dir, force: bool = False, resume: bool = False,
+                         resumable: Callable[[str], bool] = lambda folder: False) -> Iterator[str]:
+    """`atomic_output_dir` for long jobs that can continue after an interruption (training, comparisons).
+
+    The job writes into `.NAME.run` beside `out_dir` (a stable name, so a later run can find it), renamed into
+    place when the job completes; an existing `out_dir` is refused unless `force` or `resume`, and stays intact
+    until the new one is complete. `resumable(folder)` says whether an unfinished run folder holds work worth
+    continuing (a checkpoint, a finished model): an interrupted job keeps such a folder for `resume` and names it
+    on the next run; one holding nothing worth keeping is deleted then, like any other debris.
+
+    - `resume`: continue the unfinished run folder, else a copy of the finished `out_dir` (which stays as it is
+      until the continued job completes); neither → FileNotFoundError.
+    - `force`: start over: the unfinished run folder is deleted and `out_dir` replaced once the new one is complete.
+    """
+    out = check_output_dir(out_dir, force=True)  # a file or a link at `out_dir` is refused even with force
+    run = run_folder_of(out)
+    if os.path.lexists(run) and (force or not resumable(run)) and not (resume and resumable(run)):
+        shutil.rmtree(run)  # starting over, or only debris of a run killed before it had anything to keep
+    if resume:
+        if not os.path.isdir(run):
+            if not os.path.isdir(out):
+                raise FileNotFoundError(f"nothing to resume: neither {out_dir} nor an unfinished run of it "
+                                        f"({os.path.basename(run)}) exists; run without --resume")
+            copy = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}{_STAGING_MARK}{os.getpid()}-",
+                                    dir=os.path.dirname(out))
+            try:
+                shutil.copytree(out, copy, dirs_exist_ok=True, symlinks=True)
+                os.rename(copy, run)
+            except BaseException:
+                shutil.rmtree(copy, ignore_errors=True)
+                raise
+    elif os.path.isdir(run):
+        raise FileExistsError(f"an unfinished run of {out_dir} is kept in {run}; pass --resume to continue it or "
+                              f"--force to start over")
+    elif os.path.lexists(out) and not force:
+        raise FileExistsError(f"output folder {out_dir} already exists; pass --force to replace it or --resume to "
+                              f"continue it")
+    else:
+        os.makedirs(run)
+    try:
+        yield run
+    except BaseException:
+        if not resumable(run):
+            shutil.rmtree(run, ignore_errors=True)
+        raise
+    _publish(run, out, force=True)  # replacing `out` was allowed above (force, or resume of this very run)
 
 
 def _publish(staging: str, out: str, force: bool) -> None:

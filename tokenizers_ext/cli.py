@@ -18,8 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from .atomic_files import atomic_output_dir, check_output_dir
-from .bpe import BPETokenizer
-from .bpe_backend import PRE_SPLIT_MODES
+from .bpe_backend import MIN_VOCAB_SIZE, PRE_SPLIT_MODES
 
 STLM_MERGES_FILE = "stlm_merges.model"
 
@@ -31,12 +30,15 @@ def train_command(
     pre_split: str = "none",
     show_progress: bool = True,
     force: bool = False,
+    prog: str = "tokenizer train",
 ) -> int:
     """Train a BPETokenizer on `files` and save it into `out`. Returns a process exit code (0 = ok).
 
     `out` is written into a hidden staging folder beside it and renamed into place only when complete; an
     existing `out` is refused (exit 2, untouched) unless `force`, and then replaced only once the new one is whole.
     """
+    from .bpe import BPETokenizer  # transformers: imported when a tokenizer is trained, not to parse arguments
+
     try:
         check_output_dir(out, force)  # before the training, which may take a while
         tokenizer = BPETokenizer.train_from_files(
@@ -46,7 +48,7 @@ def train_command(
             tokenizer.save_pretrained(staging)
             tokenizer.save_stlm_merges(os.path.join(staging, STLM_MERGES_FILE))
     except (OSError, ValueError) as err:
-        print(f"tokenizer train: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     shortfall = ""
     if tokenizer.vocab_size < vocab_size:
@@ -56,6 +58,18 @@ def train_command(
         f"(eot id {tokenizer.eot_token_id}, pad id {tokenizer.pad_token_id}){shortfall}"
     )
     return 0
+
+
+def _vocab_size(text: str) -> int:
+    """--vocab-size, checked while parsing (before transformers is imported): an integer >= MIN_VOCAB_SIZE."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < MIN_VOCAB_SIZE:
+        raise argparse.ArgumentTypeError(f"{value} is invalid; allowed: an integer >= {MIN_VOCAB_SIZE} "
+                                         f"(256 bytes + 2 special tokens)")
+    return value
 
 
 def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -72,7 +86,7 @@ def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.
     )
     train.add_argument("--files", nargs="+", required=True, metavar="FILE", help="UTF-8 text files to train on")
     train.add_argument(
-        "--vocab-size", type=int, required=True, metavar="N", help="ids in total, incl. 2 specials (>= 258)"
+        "--vocab-size", type=_vocab_size, required=True, metavar="N", help="ids in total, incl. 2 specials (>= 258)"
     )
     train.add_argument(
         "--out",
@@ -92,7 +106,8 @@ def add_tokenizer_subparser(subparsers: argparse._SubParsersAction) -> argparse.
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     def run(args: argparse.Namespace) -> int:
         return train_command(
-            args.files, args.vocab_size, args.out, args.pre_split, show_progress=not args.quiet, force=args.force
+            args.files, args.vocab_size, args.out, args.pre_split, show_progress=not args.quiet, force=args.force,
+            prog=train.prog,
         )
 
     # Both names: `func` is argparse's usual one, `handler` the one tinylm_cli/main.py calls.

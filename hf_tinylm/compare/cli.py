@@ -1,45 +1,44 @@
-"""``tinylm compare``: the command line of ``hf_tinylm.compare.compare``."""
+"""What ``tinylm compare`` does (its arguments: ``tinylm_cli/compare.py``)."""
 
-from .roster import DEFAULT_MODELS
+import os
+import sys
 
 
-def add_compare_subparser(commands):
-    parser = commands.add_parser(
-        "compare", help="train our models and transformers baselines the same way and compare them side by side",
-        description="Train the original STLM baseline (scaled to the CPU), two variants and GPT-2 / Llama baselines "
-                    "at matched non-embedding parameters on the embedded corpus with one tokenizer, budget, "
-                    "optimiser and schedule; evaluate every model with one harness; write report.md, report.json "
-                    "and plots.",
-    )
-    parser.add_argument("--out", default="out/compare", help="output folder (a rerun reuses finished models)")
-    parser.add_argument("--budget", help="training budget per model: tokens (400k, 1.5M) or time (5min, 90s); "
-                                         "default 500k (--quick: 50k)")
-    parser.add_argument("--models", nargs="*", default=list(DEFAULT_MODELS), metavar="NAME",
-                        help=f"models to train (default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--seeds", type=int, default=1, help="train each model with N seeds; figures are mean ± std")
-    parser.add_argument("--quick", action="store_true", help="a smaller budget and evaluation (about 2 minutes)")
-    parser.add_argument("--pretrained", nargs="*", default=[], metavar="DIR",
-                        help="pretrained model folders to evaluate alongside (not trained)")
-    parser.add_argument("--bigbench-task", nargs="*", default=[], metavar="FILE", dest="bigbench_tasks",
-                        help="BIG-bench multiple-choice task.json files to score every model on")
-    parser.add_argument("--lm-eval-tasks", nargs="*", default=[], metavar="TASK",
-                        help="lm-eval tasks (names, or local task YAML files) to run on every model")
-    parser.set_defaults(handler=run_compare)
-    return parser
+def _holds_work(folder: str) -> bool:
+    """Whether an unfinished compare holds anything worth continuing: a finished model or a training checkpoint."""
+    models = os.path.join(folder, "models")
+    if not os.path.isdir(models):
+        return False
+    for name in os.listdir(models):
+        model = os.path.join(models, name)
+        if os.path.isfile(os.path.join(model, "eval.json")) or os.path.isdir(os.path.join(model, "checkpoints")):
+            return True
+    return False
 
 
 def run_compare(args) -> int:
-    import sys
+    """Compare into ``.OUT.run`` beside ``--out``, renamed into place when complete (an existing ``--out`` only with
+    ``--force`` or ``--resume``, which reuses its finished models). Interrupted, the run is kept for ``--resume``."""
+    from tokenizers_ext.atomic_files import resumable_output_dir, run_folder_of
 
     from .report import markdown_table
-    from .runner import CompareOptions, command_line, compare
+    from .runner import CompareOptions, check_options, command_line, compare
 
     options = CompareOptions(
         out=args.out, budget=args.budget, models=tuple(args.models), seeds=args.seeds, quick=args.quick,
         pretrained=tuple(args.pretrained), bigbench_tasks=tuple(args.bigbench_tasks),
-        lm_eval_tasks=tuple(args.lm_eval_tasks), command=command_line(sys.argv[1:]),
+        lm_eval_tasks=tuple(args.lm_eval_tasks), command=command_line(sys.argv[1:]), published_out=args.out,
     )
-    report = compare(options)
+    check_options(options)  # bad arguments are answered before any folder is touched
+    try:
+        with resumable_output_dir(args.out, force=args.force, resume=args.resume, resumable=_holds_work) as run_dir:
+            options.out = run_dir
+            report = compare(options)
+    except KeyboardInterrupt:
+        kept = run_folder_of(args.out)
+        hint = f"; the finished models are kept in {kept}: --resume continues" if _holds_work(kept) else ""
+        print(f"tinylm compare: interrupted{hint}", file=sys.stderr)
+        return 130
     print(markdown_table(report))
     print(f"report: {args.out}/report.md")
     return 0

@@ -65,7 +65,7 @@ def write_markdown(path: str, report: dict, plots: dict):
     ]
     if report["missing"]:
         parts += ["", f"**Partial report** — still missing: {', '.join(report['missing'])}. Rerun the same "
-                      f"command (same --out) to finish; finished models are reused."]
+                      f"command with --resume to finish; finished models are reused."]
     for title, key in (("Validation loss against tokens seen", "loss"), ("Quality against parameters", "quality"),
                        ("Speed", "speed")):
         if plots.get(key):

@@ -4,7 +4,7 @@ Every trained model sees the same embedded corpus (its fixed training split), th
 that split, the same token budget, optimiser and schedule, with ``hf_tinylm.training.train``. Each is saved under
 ``OUT/models/NAME`` with ``save_pretrained``, reloaded through ``AutoModelForCausalLM.from_pretrained`` and
 evaluated on ``OUT/validation.txt`` (the corpus's held-out split) by ``hf_tinylm.evaluation.harness``.
-A model whose folder already holds ``eval.json`` is reused (a rerun with the same ``--out`` continues an
+A model whose folder already holds ``eval.json`` is reused (``tinylm compare --resume`` continues an
 interrupted compare); one with checkpoints but no final model is resumed. The report is rewritten after every
 model, saying which are still missing.
 """
@@ -56,6 +56,9 @@ class CompareOptions:
     command: str = None
     report: object = print
     mode_overrides: dict = None  # changes to MODES' entry (tests shrink the tokenizer and the evaluation)
+    # Where ``out`` will be once complete, when the caller writes into a staging folder first (``tinylm compare``
+    # writes into ``.OUT.run``): the report names the models' folders there. None: ``out`` itself.
+    published_out: str = None
 
 
 def parse_budget(text) -> tuple:
@@ -110,7 +113,8 @@ def _peak_memory_mb():
 
 
 # ---- checking everything before any work -----------------------------------------------------------------------
-def _check_options(options: CompareOptions):
+def check_options(options: CompareOptions):
+    """Every option checked (CompareError naming it) before any work: (mode, budget kind, amount, steps, tasks)."""
     from ..evaluation.harness import load_bigbench_task
 
     mode = {**MODES["quick" if options.quick else "default"], **(options.mode_overrides or {})}
@@ -152,7 +156,7 @@ def _check_options(options: CompareOptions):
 # ---- the run ---------------------------------------------------------------------------------------------------
 def compare(options: CompareOptions) -> dict:
     """Run the comparison; returns the report (also written to OUT/report.json and OUT/report.md)."""
-    mode, budget_kind, budget_amount, steps, bigbench = _check_options(options)
+    mode, budget_kind, budget_amount, steps, bigbench = check_options(options)
     out = os.path.abspath(options.out)
     os.makedirs(os.path.join(out, "models"), exist_ok=True)
     say = options.report
@@ -182,7 +186,9 @@ def compare(options: CompareOptions) -> dict:
     for index, (name, seed) in enumerate(runs, 1):
         folder = os.path.join(out, "models", name if seed == 0 else f"{name}-seed{seed}")
         say(f"[{index}/{len(runs)}] {name} (seed {seed})")
-        results[(name, seed)] = _train_and_evaluate(candidates[name], seed, folder, context, options, say)
+        record = _train_and_evaluate(candidates[name], seed, folder, context, options, say)
+        published = os.path.join(os.path.abspath(options.published_out or out), os.path.relpath(folder, out))
+        results[(name, seed)] = {**record, "path": published}
         _write_report(options, out, context, candidates, runs, results)
     for folder in options.pretrained:
         name = os.path.basename(os.path.normpath(folder))

@@ -1,29 +1,46 @@
-"""``tinylm train CONFIG.yaml``: the command line of ``hf_tinylm.training.train``."""
+"""What ``tinylm train CONFIG.yaml`` does (its arguments: ``tinylm_cli/train.py``)."""
+
+import os
+import sys
+import time
+
+# Under torchrun every process trains into the same run folder, which rank 0 prepares (refuses, cleans, copies for
+# --resume) and publishes. It then writes this launch's id there; the other ranks wait for it, so none of them
+# writes into a stale folder that rank 0 is about to delete. (If rank 0 fails, torchrun stops the others.)
+LAUNCH_FILE = ".launch"
 
 
-def add_train_subparser(commands):
-    parser = commands.add_parser(
-        "train", help="train a model (an original STLM config or the project's YAML) with transformers' Trainer",
-        description="Train the model a YAML config describes: an original STLM full config (model: + trainer: + "
-                    "general:), the project's own YAML (docs/training.md), or just an original model: section.",
-    )
-    parser.add_argument("config", help="YAML config file")
-    parser.add_argument("--output", default="out/train", help="folder for the model, checkpoints and metrics")
-    parser.add_argument("--max-steps", type=int, help="optimizer steps (an original config's schedules are "
-                                                        "scaled to it)")
-    parser.add_argument("--save-steps", type=int, help="write a checkpoint every N steps")
-    parser.add_argument("--seed", type=int, help="random seed (model initialisation, data order, dropout)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint in --output")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value by its path, e.g. --set training.learning_rate=3e-4")
-    parser.add_argument("--lora", metavar="r=8,alpha=16", help="train LoRA adapters (peft) instead of all weights")
-    parser.set_defaults(handler=run_train)
-    return parser
+def _launch_id() -> str:
+    return os.environ.get("TORCHELASTIC_RUN_ID", "") + ":" + os.environ.get("MASTER_PORT", "")
+
+
+def _announce_run_folder(run_dir: str):
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        with open(os.path.join(run_dir, LAUNCH_FILE), "w", encoding="utf-8") as handle:
+            handle.write(_launch_id())
+
+
+def _await_run_folder(output: str) -> str:
+    from tokenizers_ext.atomic_files import run_folder_of
+
+    run_dir, marker = run_folder_of(output), os.path.join(run_folder_of(output), LAUNCH_FILE)
+    while True:
+        try:
+            with open(marker, encoding="utf-8") as handle:
+                if handle.read() == _launch_id():
+                    return run_dir
+        except OSError:
+            pass
+        time.sleep(0.1)
 
 
 def run_train(args) -> int:
+    """Train into ``.OUTPUT.run`` beside ``--output``, renamed into place when complete (an existing ``--output``
+    only with ``--force`` or ``--resume``). Interrupted after a checkpoint, the run folder is kept for ``--resume``."""
+    from tokenizers_ext.atomic_files import resumable_output_dir, run_folder_of
+
     from .config import load_train_config, parse_lora, set_max_steps
-    from .trainer import train
+    from .trainer import last_checkpoint, train
 
     config = load_train_config(args.config, args.overrides)
     if args.max_steps is not None:
@@ -36,9 +53,25 @@ def run_train(args) -> int:
         config.seed = args.seed
     if args.lora is not None:
         config.lora = parse_lora(args.lora)
-    result = train(config, output_dir=args.output, resume=args.resume)
+    has_checkpoint = lambda folder: last_checkpoint(folder) is not None  # noqa: E731
+    if int(os.environ.get("RANK", "0")) != 0:  # another process of a torchrun launch: rank 0 owns the folder
+        run_dir = _await_run_folder(args.output)
+        train(config, output_dir=run_dir, resume=has_checkpoint(run_dir))
+        return 0
+    try:
+        with resumable_output_dir(args.output, force=args.force, resume=args.resume,
+                                  resumable=has_checkpoint) as run_dir:
+            _announce_run_folder(run_dir)
+            result = train(config, output_dir=run_dir, resume=has_checkpoint(run_dir))
+            if os.path.exists(os.path.join(run_dir, LAUNCH_FILE)):
+                os.remove(os.path.join(run_dir, LAUNCH_FILE))
+    except KeyboardInterrupt:
+        kept = run_folder_of(args.output)
+        hint = f"; the run so far is kept in {kept}: --resume continues it" if has_checkpoint(kept) else ""
+        print(f"tinylm train: interrupted{hint}", file=sys.stderr)
+        return 130
     metrics = result.metrics
     print(f"trained {metrics['steps']} steps: train loss {metrics['train_loss']:.4f}, validation loss "
           f"{metrics['eval_loss']:.4f} ({metrics['eval_bits_per_byte']:.3f} bits/byte), "
-          f"{metrics['train_tokens_per_second'] or 0:.0f} tokens/s; saved to {result.output_dir}")
+          f"{metrics['train_tokens_per_second'] or 0:.0f} tokens/s; saved to {args.output}")
     return 0

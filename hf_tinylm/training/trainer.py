@@ -319,6 +319,12 @@ def plot_loss_curve(log_history: list, path: str, title: str = None):
 
 
 # ---- the whole run -------------------------------------------------------------------------------------------------
+def last_checkpoint(output_dir: str):
+    """The newest complete checkpoint of a run's ``output_dir`` (what ``resume`` continues from), or None."""
+    checkpoints = os.path.join(os.fspath(output_dir), CHECKPOINTS)
+    return get_last_checkpoint(checkpoints) if os.path.isdir(checkpoints) else None
+
+
 def train(config, output_dir: str = "out/train", resume: bool = False, overrides=(), report=print,
           callbacks=()) -> TrainResult:
     """Train the model a config describes (a ``TrainConfig``, a YAML path or a dict); see the module docstring.
@@ -327,7 +333,7 @@ def train(config, output_dir: str = "out/train", resume: bool = False, overrides
         config = load_train_config(config, overrides)
     output_dir = os.path.abspath(os.fspath(output_dir))
     checkpoints = os.path.join(output_dir, CHECKPOINTS)
-    last = get_last_checkpoint(checkpoints) if os.path.isdir(checkpoints) else None
+    last = last_checkpoint(output_dir)
     if last is not None and not resume:
         raise TrainConfigError(f"{output_dir} already holds checkpoints of a training run; pass --resume to continue "
                                f"it, or choose another --output")

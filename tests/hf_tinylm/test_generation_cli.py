@@ -72,8 +72,10 @@ def test_missing_folder_and_bad_option(saved, tmp_path, capsys):
     weights.write_bytes(weights.read_bytes()[:-10])
     code, out, err = run(capsys, str(damaged), "--prompt", "x")
     assert code == 2 and out == "" and "model.safetensors is truncated or corrupt" in err and "Traceback" not in err
-    code, _, err = run(capsys, saved[0], "--prompt", "x", "--top-k", "0")
-    assert code == 2 and "top_k=0 is invalid" in err
+    with pytest.raises(SystemExit) as exit:  # an argument error: argparse's, one line, before any loading
+        run(capsys, saved[0], "--prompt", "x", "--top-k", "0")
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "--top-k: 0 is invalid" in err and len(err.strip().splitlines()) == 1
 
 
 def test_help_says_greedy_unless_sampling(capsys):
@@ -90,7 +92,8 @@ def test_help_says_greedy_unless_sampling(capsys):
 def test_compile_flags_choose_the_compile_mode(saved, flags, mode):
     import argparse
 
-    from hf_tinylm.generation.cli import add_generate_subparser, build_generator
+    from hf_tinylm.generation.cli import build_generator
+    from tinylm_cli.generate import add_generate_subparser
 
     parser = argparse.ArgumentParser()
     add_generate_subparser(parser.add_subparsers())

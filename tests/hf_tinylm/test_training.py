@@ -300,17 +300,22 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(tmp_path, wo
     killed = tmp_path / "killed"
     process = subprocess.Popen(_cli(config, "--output", str(killed)), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    checkpoint = killed / "checkpoints" / "checkpoint-20"
+    # The run writes into .killed.run beside --output; killed appears only when the run is complete.
+    checkpoint = tmp_path / ".killed.run" / "checkpoints" / "checkpoint-20"
     deadline = time.monotonic() + 300
     while not checkpoint.is_dir() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert checkpoint.is_dir() and not (killed / "final_metrics.json").exists()
+    assert checkpoint.is_dir() and not killed.exists()
 
+    again = subprocess.run(_cli(config, "--output", str(killed)), env=env, capture_output=True, text=True)
+    lines = again.stderr.strip().splitlines()
+    assert again.returncode == 2 and len(lines) == 1 and "--resume to continue it" in lines[0], again.stderr[-2000:]
     resumed = subprocess.run(_cli(config, "--output", str(killed), "--resume"), env=env, capture_output=True,
                              text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []  # no debris
     expected = json.loads((tmp_path / "whole" / "final_metrics.json").read_text())
     got = json.loads((killed / "final_metrics.json").read_text())
     for key in ("train_loss", "eval_loss", "eval_bits_per_byte"):
@@ -319,6 +324,38 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(tmp_path, wo
     whole_weights, resumed_weights = _weights(tmp_path / "whole"), _weights(killed)
     for name, tensor in whole_weights.items():
         torch.testing.assert_close(resumed_weights[name], tensor, rtol=0, atol=1e-6)
+
+
+def test_an_existing_output_is_kept_until_a_forced_run_completes(tmp_path, workspace):
+    config = _write_config(tmp_path / "run.yaml", workspace, max_steps=40, save_steps=10, eval_steps=40)
+    env = {**os.environ, "PYTHONPATH": REPO}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "marker").write_text("old")
+    refused = subprocess.run(_cli(config, "--output", str(out)), env=env, capture_output=True, text=True)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1 and "--force" in lines[0] and refused.stdout == ""
+    assert os.listdir(out) == ["marker"]
+
+    # Ctrl-C after the first checkpoint of a --force run: the old folder is intact, the run kept for --resume.
+    process = subprocess.Popen(_cli(config, "--output", str(out), "--force"), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / ".out.run" / "checkpoints" / "checkpoint-10"
+    deadline = time.monotonic() + 300
+    while not checkpoint.is_dir() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    if process.returncode == 0:  # finished before the signal landed: then it is whole
+        assert (out / "final_metrics.json").is_file()
+        return
+    # (tqdm's bar may be redrawn after it, from its own thread)
+    assert process.returncode == 130 and "interrupted; the run so far is kept in" in err and "--resume" in err, err[-2000:]
+    assert os.listdir(out) == ["marker"] and checkpoint.is_dir()
+    forced = subprocess.run(_cli(config, "--output", str(out), "--force"), env=env, capture_output=True, text=True)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert (out / "final_metrics.json").is_file() and not (out / "marker").exists()
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
 
 def test_two_processes_match_one_at_the_same_global_batch(tmp_path, workspace):

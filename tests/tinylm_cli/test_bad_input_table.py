@@ -39,7 +39,9 @@ def cases(saved, root):
         (["generate", str(root / "missing"), "--prompt", "x"], "is not a folder", 2, None),
         (["generate", str(root / "empty"), "--prompt", "x"], "has no config.json", 2, None),
         (["generate", str(truncated), "--prompt", "x"], "model.safetensors is truncated or corrupt", 2, truncated),
-        (["generate", str(saved), "--prompt", "x", "--top-p", "1.5"], "top_p=1.5 is invalid", 2, saved),
+        (["generate", str(saved), "--prompt", "x", "--top-p", "1.5"], "--top-p: 1.5 is invalid", 2, saved),
+        (["generate", str(saved), "--prompt", b"caf\xe9".decode("utf-8", "surrogateescape")], "not UTF-8", 2, saved),
+        (["generate", str(saved)], "required: --prompt", 2, saved),
         (["demo", "--out", str(root / "a_file")], "not a plain folder", 2, root / "a_file"),
         (["demo", "--out", str(root / "existing")], "--force", 2, root / "existing"),
         (["tokenizer", "train", "--files", str(root / "nowhere.txt"), "--vocab-size", "300", "--out",
@@ -66,7 +68,10 @@ def test_every_bad_input_is_one_line_nonzero_and_touches_nothing(saved, tmp_path
     failures = []
     for argv, expected, code, target in cases(saved, tmp_path):
         before = snapshot(target)
-        returned = main(argv)
+        try:
+            returned = main(argv)
+        except SystemExit as exit:  # argparse's own errors (one line too: tinylm_cli.arguments.CommandLineParser)
+            returned = exit.code
         captured = capsys.readouterr()
         lines = [line for line in captured.err.splitlines() if line.strip()]
         ok = (returned == code and len(lines) == 1 and "Traceback" not in captured.err and expected in lines[0]

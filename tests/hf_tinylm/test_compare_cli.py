@@ -89,3 +89,26 @@ def test_an_interruption_before_any_finished_model_leaves_nothing(tmp_path, fake
 def test_bad_options_touch_no_folder(tmp_path, fake_compare, capsys):
     assert main(["compare", "--out", str(tmp_path / "cmp"), "--budget", "lots"]) == 2
     assert "--budget='lots' is invalid" in capsys.readouterr().err and os.listdir(tmp_path) == []
+
+
+# ---- real processes, signalled early (before any model is finished): the old --out stays, nothing else remains ----
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_a_signal_early_in_a_real_compare_leaves_the_old_out_and_no_debris(tmp_path, sig):
+    import time
+
+    from atomic_helpers import SIGNALS, is_old, old_folder, run_tinylm, start_tinylm
+
+    out = old_folder(tmp_path / "cmp")
+    process = start_tinylm("compare", "--out", out, "--force", "--quick", "--models", "llama")
+    run_folder = tmp_path / ".cmp.run"
+    deadline = time.monotonic() + 120
+    while not run_folder.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert run_folder.exists(), process.communicate()[1][-2000:]
+    process.send_signal(SIGNALS[sig])
+    process.communicate(timeout=120)
+    assert process.returncode == (130 if sig == "SIGINT" else -9) and is_old(out)
+    # The next run (refused: --out exists) first deletes a run folder that holds nothing worth continuing.
+    again = run_tinylm("compare", "--out", out, "--quick")
+    assert again.returncode == 2 and "--force" in again.stderr and is_old(out)
+    assert dotted(tmp_path) == []

@@ -358,6 +358,32 @@ def test_an_existing_output_is_kept_until_a_forced_run_completes(tmp_path, works
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_a_signal_before_the_first_checkpoint_leaves_the_old_output_and_no_debris(tmp_path, workspace, sig):
+    config = _write_config(tmp_path / "run.yaml", workspace, max_steps=40, save_steps=20, eval_steps=40)
+    env = {**os.environ, "PYTHONPATH": REPO}
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "marker").write_text("old")
+    process = subprocess.Popen(_cli(config, "--output", str(out), "--force"), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    run_folder = tmp_path / ".out.run"
+    deadline = time.monotonic() + 120
+    while not run_folder.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=300)
+    if process.returncode == 0:  # finished before the signal landed: then it is whole
+        assert (out / "final_metrics.json").is_file()
+        return
+    assert os.listdir(out) == ["marker"]
+    if sig == signal.SIGINT:
+        assert process.returncode == 130 and "tinylm train: interrupted" in err and not run_folder.exists()
+    refused = subprocess.run(_cli(config, "--output", str(out)), env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--force" in refused.stderr and os.listdir(out) == ["marker"]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
 def test_two_processes_match_one_at_the_same_global_batch(tmp_path, workspace):
     config = _write_config(tmp_path / "run.yaml", workspace, max_steps=8, save_steps=100, eval_steps=100)
     env = {**os.environ, "PYTHONPATH": REPO}

@@ -98,6 +98,7 @@ class TinyLMConfig(PretrainedConfig):
         core: dict = None,
         head: dict = None,
         tie_word_embeddings: bool = True,
+        chunked_loss: bool = True,
         dropout: float = 0.0,
         attention_dropout: float = 0.0,
         initializer: str = "gpt2",
@@ -134,6 +135,9 @@ class TinyLMConfig(PretrainedConfig):
         self.core = merge_section("core", DEFAULT_SECTIONS["core"], core)
         self.head = merge_section("head", DEFAULT_SECTIONS["head"], head)
         self.tie_word_embeddings = tie_word_embeddings
+        # Training with labels: the loss is computed from the last hidden states a slice of tokens at a time and no
+        # logits are returned (TinyLMForCausalLM.forward); False gives transformers' path, logits and all.
+        self.chunked_loss = chunked_loss
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.initializer = initializer
@@ -244,6 +248,7 @@ class TinyLMConfig(PretrainedConfig):
             ("core.ffn.bias", self.core["ffn"]["bias"]),
             ("head.bias", self.head["bias"]),
             ("tie_word_embeddings", self.tie_word_embeddings),
+            ("chunked_loss", self.chunked_loss),
         ):
             require_bool(field, value)
         require_fraction("dropout", self.dropout)

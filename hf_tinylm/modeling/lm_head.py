@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .chunked_cross_entropy import linear_cross_entropy_loss
 from .normalization import build_normalization
 
 
@@ -20,3 +21,14 @@ class GenericLMHead(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.linear(self.norm(hidden_states))
+
+    @property
+    def computes_loss_in_slices(self) -> bool:
+        """Whether ``causal_lm_loss`` is exactly the loss of ``forward``'s logits: not when the projection was swapped
+        for another module (a LoRA adapter, a quantized layer), whose output is more than ``h @ weight.T``."""
+        return type(self.linear) is nn.Linear
+
+    def causal_lm_loss(self, hidden_states: torch.Tensor, labels: torch.Tensor, **loss_kwargs) -> torch.Tensor:
+        """transformers' causal-LM loss of ``forward(hidden_states)`` and ``labels``, computed a slice of tokens at a
+        time without the [tokens, vocab] logits (chunked_cross_entropy.py); ``loss_kwargs`` as for ForCausalLMLoss."""
+        return linear_cross_entropy_loss(self.norm(hidden_states), self.linear.weight, labels, **loss_kwargs)

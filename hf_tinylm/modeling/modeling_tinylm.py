@@ -12,6 +12,7 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
+from transformers.loss.loss_utils import ForCausalLMLoss
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.utils import logging
 
@@ -287,6 +288,19 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
             )
         model_kwargs[CACHE_FIELD] = StaticKVCache(self.config.num_hidden_layers, max_cache_length)
 
+    def _loss_without_logits(self, logits_to_keep, skip_logits: bool = None) -> bool:
+        """Whether forward's loss comes from the head's slice-by-slice path (see ``forward``): only where that is
+        exactly what the logits path computes, transformers' own causal-LM loss over every position."""
+        wanted = self.training and self.config.chunked_loss if skip_logits is None else skip_logits
+        return (
+            wanted
+            and isinstance(logits_to_keep, int)
+            and logits_to_keep == 0
+            # A loss the user set (model.loss_function = ...) or a config's loss_type needs the logits.
+            and self.loss_function is ForCausalLMLoss
+            and self.lm_head.computes_loss_in_slices
+        )
+
     def forward(
         self,
         input_ids: torch.LongTensor = None,
@@ -300,8 +314,12 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
         logits_to_keep=0,
         past_key_values: Cache = None,
         return_dict: bool = None,
+        skip_logits: bool = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
+        """``skip_logits`` (transformers' Liger-Kernel convention): with ``labels``, compute the loss slice by slice
+        and return no logits (True), or always return logits (False); None: skip them when training and
+        ``config.chunked_loss`` is set. The loss is the same either way."""
         hidden_states, *rest = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -316,11 +334,16 @@ class TinyLMForCausalLM(TinyLMPreTrainedModel, GenerationMixin):
         # The base model's tuple: (last hidden state, the cache if any, all hidden states if asked).
         model_cache = rest.pop(0) if rest and isinstance(rest[0], Cache) else None
         all_hidden_states = rest[0] if rest else None
-        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, keep, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        loss = logits = None
+        if labels is not None and self._loss_without_logits(logits_to_keep, skip_logits):
+            # The [tokens, vocab] float32 logits and their gradient dominate a training step's time and memory at
+            # GPT-2's vocabulary; the head computes the same loss without ever holding them.
+            loss = self.lm_head.causal_lm_loss(hidden_states, labels, **kwargs)
+        else:
+            keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+            logits = self.lm_head(hidden_states[:, keep, :])
+            if labels is not None:
+                loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
         if not (self.config.return_dict if return_dict is None else return_dict):
             return tuple(value for value in (loss, logits, model_cache, all_hidden_states) if value is not None)
         return CausalLMOutputWithPast(

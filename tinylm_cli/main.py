@@ -9,53 +9,23 @@ are answered in a fraction of a second (``tests/tinylm_cli/test_main.py`` checks
 import argparse
 import sys
 
+from conversion.cli import add_convert_subparser  # light: the conversion package imports its converters lazily
+from tokenizers_ext.cli import add_tokenizer_subparser  # light: transformers is imported when a tokenizer trains
+
 from .arguments import CommandLineParser
-
-
-def _add_demo(commands):
-    from .demo import add_demo_subparser
-
-    add_demo_subparser(commands)
-
-
-def _add_generate(commands):
-    from .generate import add_generate_subparser
-
-    add_generate_subparser(commands)
-
-
-def _add_train(commands):
-    from .train import add_train_subparser
-
-    add_train_subparser(commands)
-
-
-def _add_compare(commands):
-    from .compare import add_compare_subparser
-
-    add_compare_subparser(commands)
-
-
-def _add_tokenizer(commands):
-    from tokenizers_ext.cli import add_tokenizer_subparser  # a light module: tokenizers_ext imports lazily
-
-    add_tokenizer_subparser(commands)
-
-
-def _add_convert(commands):
-    from conversion.cli import add_convert_subparser  # a light module: conversion imports lazily
-
-    add_convert_subparser(commands)
-
+from .compare import add_compare_subparser
+from .demo import add_demo_subparser
+from .generate import add_generate_subparser
+from .train import add_train_subparser
 
 # (name, the function that adds its subparser), in help order.
 SUBCOMMANDS = (
-    ("demo", _add_demo),
-    ("generate", _add_generate),
-    ("train", _add_train),
-    ("compare", _add_compare),
-    ("tokenizer", _add_tokenizer),
-    ("convert", _add_convert),
+    ("demo", add_demo_subparser),
+    ("generate", add_generate_subparser),
+    ("train", add_train_subparser),
+    ("compare", add_compare_subparser),
+    ("tokenizer", add_tokenizer_subparser),
+    ("convert", add_convert_subparser),
 )
 
 

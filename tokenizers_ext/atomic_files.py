@@ -164,8 +164,10 @@ def resumable_output_dir(out_dir, force: bool = False, resume: bool = False,
     """
     out = check_output_dir(out_dir, force=True)  # a file or a link at `out_dir` is refused even with force
     run = run_folder_of(out)
-    if os.path.lexists(run) and (force or not resumable(run)) and not (resume and resumable(run)):
-        shutil.rmtree(run)  # starting over, or only debris of a run killed before it had anything to keep
+    if os.path.lexists(run):
+        worth_keeping = resumable(run)
+        if not worth_keeping or (force and not resume):
+            shutil.rmtree(run)  # starting over, or only debris of a run killed before it had anything to keep
     if resume:
         if not os.path.isdir(run):
             if not os.path.isdir(out):

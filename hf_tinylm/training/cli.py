@@ -45,9 +45,7 @@ def run_train(args) -> int:
     config = load_train_config(args.config, args.overrides)
     if args.max_steps is not None:
         set_max_steps(config, args.max_steps)
-    if args.save_steps is not None:
-        if args.save_steps <= 0:
-            raise ValueError(f"--save-steps={args.save_steps} is invalid; allowed: a positive number of steps")
+    if args.save_steps is not None:  # a positive integer: tinylm_cli/train.py's parser checked it
         config.training["save_steps"] = args.save_steps
     if args.seed is not None:
         config.seed = args.seed

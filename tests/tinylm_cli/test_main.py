@@ -7,7 +7,7 @@ import sys
 import pytest
 from transformers import AutoModelForCausalLM
 
-from tinylm_cli.main import SUBCOMMANDS, build_parser, main
+from tinylm_cli.main import build_parser, main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

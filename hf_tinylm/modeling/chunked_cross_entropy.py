@@ -31,10 +31,11 @@ def tokens_per_slice(vocab_size: int) -> int:
 
 class LinearCrossEntropy(torch.autograd.Function):
     """``sum of cross_entropy(hidden @ weight.T, targets) over counted tokens / denominator``, its gradients made in
-    forward. hidden [tokens, hidden_size] and weight [vocab, hidden_size] in the matmul dtype; targets [tokens]."""
+    forward; hidden [tokens, hidden_size], weight [vocab, hidden_size], targets [tokens]. The products run in
+    ``matmul_dtype`` (autocast's, as nn.Linear would); the gradients come back in the inputs' own dtypes."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, targets, denominator, ignore_index: int, slice_tokens: int):
+    def forward(ctx, hidden, weight, targets, denominator, ignore_index: int, slice_tokens: int, matmul_dtype):
         want_hidden, want_weight = ctx.needs_input_grad[:2]
         ctx.weight_dtype = weight.dtype
         counted = targets != ignore_index
@@ -45,24 +46,32 @@ class LinearCrossEntropy(torch.autograd.Function):
         token_weight = counted.to(torch.float32) / denominator
         loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad_hidden = torch.empty_like(hidden) if want_hidden else None
-        # float32 whatever the matmul dtype: the slices' contributions add up without bfloat16 rounding in between.
+        # float32 whatever the matmul dtype: the slices' contributions add up without bfloat16 rounding in between,
+        # and a float32 weight gets its gradient as it is (no bfloat16 copy, no cast back in autograd).
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if want_weight else None
-        vocab = weight.shape[0]
-        buffer = torch.empty(vocab * min(slice_tokens, hidden.shape[0]), dtype=torch.float32, device=hidden.device)
-        # The caller chose the dtypes (autocast's, as nn.Linear would); autocast must not recast the float32 parts.
+        # Cast here, not in the graph: the bfloat16 copy of the weight lives only during this forward.
+        hidden_in, weight_in = hidden.to(matmul_dtype), weight.to(matmul_dtype)
+        vocab, most = weight.shape[0], min(slice_tokens, hidden.shape[0])
+        buffer = torch.empty(vocab * most, dtype=torch.float32, device=hidden.device)
+        # bfloat16 products write here, then the same buffer takes the bfloat16 gradient of the logits.
+        low = None
+        if matmul_dtype != torch.float32:
+            low = torch.empty(vocab * most, dtype=matmul_dtype, device=hidden.device)
+        # autocast must not recast the float32 parts (the dtypes are chosen above).
         with torch.autocast(hidden.device.type, enabled=False):
             for start in range(0, hidden.shape[0], slice_tokens):
                 rows = slice(start, start + slice_tokens)
-                h, target = hidden[rows], targets[rows]
+                h, target = hidden_in[rows], targets[rows]
                 tokens = torch.arange(h.shape[0], device=h.device)
                 # The logits transposed, [vocab, tokens]: W @ h.T runs ~1.5x faster than h @ W.T on CPU BLAS (measured
                 # with both writing into the same buffer), and the reductions over the vocabulary then read whole rows
                 # of contiguous tokens. float32 from here on, as ForCausalLMLoss upcasts.
                 logits = buffer[: vocab * h.shape[0]].view(vocab, h.shape[0])
-                if hidden.dtype == torch.float32:
-                    torch.mm(weight, h.t(), out=logits)
+                if low is None:
+                    torch.mm(weight_in, h.t(), out=logits)
                 else:
-                    logits.copy_(weight @ h.t())
+                    low_logits = low[: vocab * h.shape[0]].view(vocab, h.shape[0])
+                    logits.copy_(torch.mm(weight_in, h.t(), out=low_logits))
                 column_max = logits.amax(dim=0)
                 target_logit = logits[target, tokens]
                 # exp(logits - max) in place: the logits are not needed again, and no second slice-sized buffer is made.
@@ -76,12 +85,13 @@ class LinearCrossEntropy(torch.autograd.Function):
                 # token weight goes onto the small [tokens, hidden_size] side of each product, never over the slice.
                 exps[target, tokens] -= sums
                 scale = (token_weight[rows] / sums)[:, None]
-                exps = exps.to(hidden.dtype)
+                if low is not None:
+                    exps = low_logits.copy_(exps)
                 if grad_hidden is not None:
-                    grad_hidden[rows] = (exps.t() @ weight).float().mul_(scale)
+                    grad_hidden[rows] = (exps.t() @ weight_in).float().mul_(scale)
                 if grad_weight is not None:
-                    scaled = (h.float() * scale).to(hidden.dtype)
-                    if hidden.dtype == torch.float32:
+                    scaled = (h.float() * scale).to(matmul_dtype)
+                    if low is None:
                         grad_weight.addmm_(exps, scaled)  # accumulates in place: no W-sized temporary
                     else:
                         grad_weight += exps @ scaled
@@ -90,13 +100,18 @@ class LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss):
+        # The gradients are scaled in place and handed on (a weight-sized copy would raise the step's peak): a second
+        # backward through a retained graph would find them scaled already, so it is refused.
+        if getattr(ctx, "handed_on", False):
+            raise RuntimeError("the chunked loss supports one backward per forward; for more, set chunked_loss=False")
+        ctx.handed_on = True
         grad_hidden, grad_weight = ctx.saved_tensors
         # grad_loss is 1 for a loss backpropagated as it is; a scaled loss (accumulation, loss scaling) scales these.
         if grad_hidden is not None:
-            grad_hidden = grad_hidden * grad_loss.to(grad_hidden.dtype)
+            grad_hidden = grad_hidden.mul_(grad_loss.to(grad_hidden.dtype))
         if grad_weight is not None:
-            grad_weight = (grad_weight * grad_loss).to(ctx.weight_dtype)
-        return grad_hidden, grad_weight, None, None, None, None
+            grad_weight = grad_weight.mul_(grad_loss).to(ctx.weight_dtype)
+        return grad_hidden, grad_weight, None, None, None, None, None
 
 
 def linear_cross_entropy_loss(
@@ -123,12 +138,13 @@ def linear_cross_entropy_loss(
     else:
         denominator = torch.as_tensor(num_items_in_batch, device=hidden.device)
     device_type = hidden.device.type
-    if torch.is_autocast_enabled(device_type):
-        # What nn.Linear does under autocast; the casts stay in the graph, so gradients return in the weights' dtype.
-        dtype = torch.get_autocast_dtype(device_type)
-        hidden, weight = hidden.to(dtype), weight.to(dtype)
+    # nn.Linear's matmul dtype: autocast's where it is on, else the inputs' own.
+    enabled = torch.is_autocast_enabled(device_type)
+    matmul_dtype = torch.get_autocast_dtype(device_type) if enabled else hidden.dtype
     if not torch.is_grad_enabled():
         hidden, weight = hidden.detach(), weight.detach()  # nothing will ask for gradients: skip making them
     if slice_tokens is None:
         slice_tokens = tokens_per_slice(weight.shape[0])
-    return LinearCrossEntropy.apply(hidden, weight, targets, denominator.to(torch.float32), ignore_index, slice_tokens)
+    return LinearCrossEntropy.apply(
+        hidden, weight, targets, denominator.to(torch.float32), ignore_index, slice_tokens, matmul_dtype
+    )

@@ -190,6 +190,11 @@ def test_direct_calls_match_for_causal_lm_loss_with_shift_labels_scaling_and_no_
                 assert_relatively_close(grad, reference, rtol=1e-5)
     with torch.no_grad():
         torch.testing.assert_close(linear_cross_entropy_loss(hidden, weight, labels), expected, rtol=1e-5, atol=0)
+    # The gradients are handed on scaled in place: a second backward through a retained graph is refused, not wrong.
+    loss = linear_cross_entropy_loss(hidden, weight, labels)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="one backward per forward"):
+        loss.backward()
     # No counted token: NaN, as ForCausalLMLoss's mean over nothing.
     assert linear_cross_entropy_loss(hidden, weight, torch.full_like(labels, -100)).isnan()
 

@@ -12,8 +12,8 @@ Rows, timed in turn step by step (A B B A ... after warm-up, so drift in the mac
 
 Columns: tokens/s (median and best step); MFU, the model's FLOPs per step (6 × tokens × matmul parameters, the
 LM head included, + 12 × layers × length × hidden per token for attention, as in the PaLM paper) over the step time
-and a GEMM peak timed in the same run (a large square matmul in the step's dtype); peak memory. The first step's
-loss of every row is printed beside it: with the same weights and batch the rows must agree.
+and a GEMM peak timed in the same run (a large square matmul in the step's dtype, its fastest layout); peak
+memory. The first step's loss of every row is printed beside it: with the same weights and batch the rows must agree.
 
 Peak memory: ``state`` is the weights and AdamW's two moments (the same for every row); ``step`` is how far memory
 rises above that during one step, the gradients included (they are set to None before each step). On CUDA:
@@ -81,26 +81,32 @@ def tinylm_config(hidden_size: int, num_layers: int, ffn_dim: int, vocab_size: i
 
 # ---- measurements ---------------------------------------------------------------------------------------------------
 def gemm_peak(dtype: torch.dtype, device: str, size: int, repeats: int = 5) -> float:
-    """FLOP/s of a square matmul in ``dtype`` (best of ``repeats``): the ceiling MFU is read against. The side
-    doubles from 256 up to ``size`` while a product takes under 0.1 s (bfloat16 on a CPU without bfloat16 units
-    runs ~300x slower than float32: a 2048-square product would take a minute there)."""
+    """FLOP/s of a square matmul in ``dtype``: the ceiling MFU is read against. The best over repeats and over the
+    four layouts (a @ b, a @ b.T, a.T @ b, a.T @ b.T): on a CPU without bfloat16 units, oneDNN's bfloat16 products
+    run ~1 GFLOP/s in some layouts and ~20 in others (measured on this project's AMD EPYC), and a model's step uses
+    several. The side doubles from 256 up to ``size`` while every layout's product takes under 0.1 s (a 2048-square
+    bfloat16 product in the slow layouts would take a quarter of a minute there)."""
 
-    def best_time(side: int, rounds: int) -> float:
+    def best_and_slowest(side: int, rounds: int) -> tuple:
+        """The best time over layouts and repeats, and the slowest layout's best."""
         a = torch.randn(side, side, device=device).to(dtype)
         b = torch.randn(side, side, device=device).to(dtype)
-        best = float("inf")
-        for _ in range(rounds + 1):  # the first call warms up (kernels chosen, pages touched)
-            synchronize(device)
-            start = time.perf_counter()
-            a @ b
-            synchronize(device)
-            best = min(best, time.perf_counter() - start)
-        return best
+        per_layout = []
+        for left, right in ((a, b), (a, b.t()), (a.t(), b), (a.t(), b.t())):
+            best = float("inf")
+            for _ in range(rounds + 1):  # the first call warms up (kernels chosen, pages touched)
+                synchronize(device)
+                start = time.perf_counter()
+                left @ right
+                synchronize(device)
+                best = min(best, time.perf_counter() - start)
+            per_layout.append(best)
+        return min(per_layout), max(per_layout)
 
     side = 256
-    while side < size and best_time(side, 1) < 0.1:
+    while side < size and best_and_slowest(side, 1)[1] < 0.1:
         side *= 2
-    return 2 * side**3 / best_time(side, repeats)
+    return 2 * side**3 / best_and_slowest(side, repeats)[0]
 
 
 def synchronize(device: str):

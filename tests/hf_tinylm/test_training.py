@@ -249,6 +249,23 @@ def test_lora_adapts_saves_reloads_and_merges_to_identical_logits(tmp_path, work
         torch.testing.assert_close(merged(input_ids=ids).logits, saved(input_ids=ids).logits, rtol=0, atol=0)
 
 
+@pytest.mark.slow  # compiling forward and backward takes a minute or two on 2 cores
+def test_a_compiled_run_learns_and_saves_the_eager_weight_names(tmp_path, workspace):
+    from safetensors.torch import load_file
+
+    config = tiny_project_config(workspace, max_steps=10, torch_compile=True, eval_steps=10, save_steps=10)
+    result = train(config, output_dir=tmp_path / "compiled", report=lambda line: None)
+    losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
+    assert all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0]
+    eager = train(tiny_project_config(workspace, max_steps=1), output_dir=tmp_path / "eager", report=lambda line: None)
+    del eager
+    # Trainer compiles through accelerate's wrapper and saves the module it wraps: no `_orig_mod.` in any name.
+    compiled_names = set(load_file(tmp_path / "compiled" / "model.safetensors"))
+    assert compiled_names == set(load_file(tmp_path / "eager" / "model.safetensors"))
+    assert not any("_orig_mod" in name for name in compiled_names)
+    AutoModelForCausalLM.from_pretrained(tmp_path / "compiled")  # and the folder loads
+
+
 # ---- bad input ----------------------------------------------------------------------------------------------------
 def test_bad_project_configs_fail_before_any_work(tmp_path, workspace):
     good = tiny_project_config(workspace)

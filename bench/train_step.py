@@ -82,9 +82,9 @@ def tinylm_config(hidden_size: int, num_layers: int, ffn_dim: int, vocab_size: i
 # ---- measurements ---------------------------------------------------------------------------------------------------
 def gemm_peak(dtype: torch.dtype, device: str, size: int, repeats: int = 5) -> float:
     """FLOP/s of a square matmul in ``dtype``: the ceiling MFU is read against. The best over repeats and over the
-    four layouts (a @ b, a @ b.T, a.T @ b, a.T @ b.T): on a CPU without bfloat16 units, oneDNN's bfloat16 products
-    run ~1 GFLOP/s in some layouts and ~20 in others (measured on this project's AMD EPYC), and a model's step uses
-    several. The side doubles from 256 up to ``size`` while every layout's product takes under 0.1 s (a 2048-square
+    four layouts (a @ b, a @ b.T, a.T @ b, a.T @ b.T): on a CPU without bfloat16 units, oneDNN's bfloat16 speed
+    depends on the layout (docs/benchmarks.md: 1.3 GFLOP/s for a @ b alone, 16.7 for the fastest), and a model's
+    step uses several. The side doubles from 256 up to ``size`` while every layout's product takes under 0.1 s (a 2048-square
     bfloat16 product in the slow layouts would take a quarter of a minute there)."""
 
     def best_and_slowest(side: int, rounds: int) -> tuple:

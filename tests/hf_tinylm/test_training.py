@@ -257,8 +257,7 @@ def test_a_compiled_run_learns_and_saves_the_eager_weight_names(tmp_path, worksp
     result = train(config, output_dir=tmp_path / "compiled", report=lambda line: None)
     losses = [entry["loss"] for entry in result.log_history if "loss" in entry]
     assert all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0]
-    eager = train(tiny_project_config(workspace, max_steps=1), output_dir=tmp_path / "eager", report=lambda line: None)
-    del eager
+    train(tiny_project_config(workspace, max_steps=1), output_dir=tmp_path / "eager", report=lambda line: None)
     # Trainer compiles through accelerate's wrapper and saves the module it wraps: no `_orig_mod.` in any name.
     compiled_names = set(load_file(tmp_path / "compiled" / "model.safetensors"))
     assert compiled_names == set(load_file(tmp_path / "eager" / "model.safetensors"))

@@ -1,19 +1,35 @@
-"""Why bfloat16 decoding gains little from eager PyTorch on CPU: the cost of one-token matrix products.
+"""The cost of one-token matrix products on CPU, one at a time and as a whole decoding step.
 
-Times ``F.linear`` of one token (batch 1) for the shapes of a decoding step of the benchmark models (hidden 256,
-q|k|v 384, SwiGLU 768, vocab 4,096 and 50,257), in float32 and in bfloat16, and reports microseconds per call and
-the bfloat16 / float32 ratio. Small products cost a fixed few tens of microseconds in bfloat16 (oneDNN's
-per-call work) against ~10 µs in float32, which is what ``compile="max-autotune"`` removes by packing the
-weights for inductor's own C++ kernels.
+First table: ``F.linear`` of one token (batch 1) for the shapes of a decoding step of the benchmark models (hidden
+256, q|k|v 384, SwiGLU 768, vocab 4,096 and 50,257), in float32 and in bfloat16, the same weight again and again
+(it stays in cache): microseconds per call and the bfloat16 / float32 ratio. Small products cost a fixed few tens
+of microseconds in bfloat16 (oneDNN's per-call work) against ~10 µs in float32, which is what
+``compile="max-autotune"`` removes by packing the weights for inductor's own C++ kernels.
 
-    python bench/small_matmul.py [--threads 2] [--calls 2000]
+Second table: every product of one float32 decoding step of bench/generate.py's models S and L (21 and 41
+weights), each weight once per pass as in decoding, so they stream from memory: ``F.linear`` against TinyLM's
+``ThreadedLinear`` product (hf_tinylm/modeling/linear.py, weight rows split over the threads), interleaved pass by
+pass; the speed-up of the threaded product, best and median.
+
+    python bench/small_matmul.py [--threads 2] [--calls 2000] [--passes 40] [--batch 1]
 """
 
 import argparse
+import os
+import statistics
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+# Run as a script, Python puts bench/ first on the path, where bench/tokenizers.py shadows `tokenizers`: look up the
+# repository root instead.
+_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _BENCH_DIR]
+sys.path.insert(0, os.path.dirname(_BENCH_DIR))
+
+from hf_tinylm.modeling.linear import split_linear, split_parts  # noqa: E402
 
 # (in features, out features) of the products in one decoding step of bench/generate.py's models.
 SHAPES = [(256, 384), (256, 256), (256, 768), (768, 256), (256, 4096), (256, 50257)]
@@ -31,10 +47,38 @@ def microseconds_per_call(weight: torch.Tensor, token: torch.Tensor, calls: int,
     return best * 1e6
 
 
+def step_shapes(num_layers: int, vocab_size: int) -> list:
+    """(in, out) of every product in one decoding step: per layer q|k|v, output, gate, up, down; then the head."""
+    layer = [(256, 384), (256, 256), (256, 768), (256, 768), (768, 256)]
+    return layer * num_layers + [(256, vocab_size)]
+
+
+def step_passes(shapes: list, batch: int, passes: int) -> dict:
+    """Seconds per pass over every weight of a step, plain product against the threaded one, interleaved."""
+    generator = torch.Generator().manual_seed(0)
+    weights = [torch.randn(out_features, in_features, generator=generator) for in_features, out_features in shapes]
+    tokens = {size: torch.randn(batch, size, generator=generator) for size in {shape[0] for shape in shapes}}
+    methods = {
+        "F.linear": lambda token, weight: F.linear(token, weight),
+        "threaded": lambda token, weight: split_linear(token, weight, None, split_parts(token, weight)),
+    }
+    seconds = {name: [] for name in methods}
+    with torch.inference_mode():
+        for _ in range(passes + 3):  # the first three passes warm up
+            for name, method in methods.items():
+                start = time.perf_counter()
+                for weight in weights:
+                    method(tokens[weight.shape[1]], weight)
+                seconds[name].append(time.perf_counter() - start)
+    return {name: values[3:] for name, values in seconds.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--calls", type=int, default=2000, help="calls per timing round (best of 3 rounds)")
+    parser.add_argument("--passes", type=int, default=40, help="timed passes over a decoding step's weights")
+    parser.add_argument("--batch", type=int, default=1, help="tokens per product in the step table (sequences)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -48,6 +92,18 @@ def main(argv=None):
         float32 = microseconds_per_call(weight, token, calls)
         bfloat16 = microseconds_per_call(weight.bfloat16(), token.bfloat16(), calls)
         print(f"| {in_features} → {out_features} | {float32:.1f} | {bfloat16:.1f} | {bfloat16 / float32:.2f} |")
+    print(f"\nOne float32 decoding step's products, batch {args.batch}, each weight once per pass:")
+    print("| model | F.linear µs (best / median) | threaded µs (best / median) | speed-up (best / median) |")
+    print("|---|---|---|---|")
+    for model, (num_layers, vocab_size) in {"S": (4, 4096), "L": (8, 50257)}.items():
+        seconds = step_passes(step_shapes(num_layers, vocab_size), args.batch, args.passes)
+        plain, threaded = seconds["F.linear"], seconds["threaded"]
+        best = (min(plain) * 1e6, min(threaded) * 1e6)
+        median = (statistics.median(plain) * 1e6, statistics.median(threaded) * 1e6)
+        print(
+            f"| {model} | {best[0]:.0f} / {median[0]:.0f} | {best[1]:.0f} / {median[1]:.0f} | "
+            f"{best[0] / best[1]:.2f} / {median[0] / median[1]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from torch import nn
 
 from .activations import build_activation
 from .component_registry import FEED_FORWARDS
+from .linear import ThreadedLinear
 
 
 @FEED_FORWARDS.register("generic")
@@ -13,9 +14,9 @@ class GenericFeedForward(nn.Module):
 
     def __init__(self, hidden_size: int, ffn_dim: int, bias: bool, activation: str):
         super().__init__()
-        self.linear_1 = nn.Linear(hidden_size, ffn_dim, bias=bias)
+        self.linear_1 = ThreadedLinear(hidden_size, ffn_dim, bias=bias)
         self.activation = build_activation(activation, "core.ffn.activation")
-        self.linear_2 = nn.Linear(ffn_dim, hidden_size, bias=bias)
+        self.linear_2 = ThreadedLinear(ffn_dim, hidden_size, bias=bias)
         self.linear_2.is_residual_projection = True  # GPT-2 init scales these down with depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -28,9 +29,9 @@ class SwiGLUFeedForward(nn.Module):
 
     def __init__(self, hidden_size: int, ffn_dim: int, bias: bool, activation: str = "silu"):
         super().__init__()
-        self.linear_1 = nn.Linear(hidden_size, ffn_dim, bias=bias)
-        self.linear_3 = nn.Linear(hidden_size, ffn_dim, bias=bias)
-        self.linear_2 = nn.Linear(ffn_dim, hidden_size, bias=bias)
+        self.linear_1 = ThreadedLinear(hidden_size, ffn_dim, bias=bias)
+        self.linear_3 = ThreadedLinear(hidden_size, ffn_dim, bias=bias)
+        self.linear_2 = ThreadedLinear(ffn_dim, hidden_size, bias=bias)
         self.linear_2.is_residual_projection = True  # GPT-2 init scales these down with depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -181,6 +181,27 @@ def test_a_model_saved_with_its_code_takes_the_static_path(tmp_path):
     assert torch.equal(ours(reloaded, ids, mask), hf_greedy(model, ids, mask))
 
 
+
+def test_generate_reads_the_stored_forward_signature(monkeypatch):
+    """generate() asks for the forward's signature at every step (TinyLM counts as remote code): the class stores it,
+    so inspect does not rebuild it from the function each time."""
+    import inspect
+
+    model = tiny_model()
+    assert model.is_remote_code()
+    rebuilt = []
+    build = inspect._signature_from_function
+
+    def recording_build(cls, function, *args, **kwargs):
+        rebuilt.append(function.__qualname__)
+        return build(cls, function, *args, **kwargs)
+
+    monkeypatch.setattr(inspect, "_signature_from_function", recording_build)
+    ids, mask = left_padded_batch()
+    assert hf_greedy(model, ids, mask).shape[0] == ids.shape[0]
+    assert rebuilt and "TinyLMForCausalLM.forward" not in rebuilt
+    assert "cache" in inspect.signature(model.forward).parameters
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme, dtype", [("rope", torch.float32), ("alibi", torch.float32), ("rope", torch.bfloat16)])
 def test_compiled_step_decodes_like_eager(scheme, dtype):

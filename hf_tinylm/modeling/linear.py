@@ -1,0 +1,66 @@
+"""``ThreadedLinear``: ``nn.Linear`` whose few-row products on CPU run on every thread.
+
+A decoding step multiplies one row per sequence by each weight matrix. For such products torch's CPU backends run a
+matrix-vector kernel on one thread: the second core idles while the first streams the weights from memory, which is
+most of a small model's step. Viewing the weight's rows as ``parts`` blocks makes the product a batched one, which
+torch spreads over the threads, one block each. Every output is still the same dot product in the same kernel layout
+(``x @ w.T`` per block), so the numbers match ``F.linear`` (tests/hf_tinylm/test_linear.py); decoding gains
+1.2–1.5 × on 2 cores (docs/benchmarks.md "Run G").
+
+Training, autocast, bfloat16, compiled graphs and larger products keep ``F.linear``: there torch's kernels already use
+every thread, bfloat16's batched kernel is slower here, and a compiled graph does better with the plain product.
+"""
+
+import torch
+from torch import nn
+
+# At most this many rows (tokens × sequences) take the split path: a decoding step of up to 16 sequences.
+MAX_SPLIT_ROWS = 16
+# Each thread's block keeps at least this many weight rows, so a thread's work outweighs handing it out.
+MIN_ROWS_PER_THREAD = 64
+# Smaller weights (under 256 KB in float32) stay in the core's cache: streaming them is not what a step waits for.
+MIN_SPLIT_WEIGHT_ELEMENTS = 1 << 16
+
+
+def split_parts(input: torch.Tensor, weight: torch.Tensor) -> int:
+    """How many row blocks ``input @ weight.T`` is split into; 1 when the plain product is the better call."""
+    if (
+        input.device.type != "cpu"
+        or input.dtype != torch.float32
+        or weight.dtype != torch.float32
+        or input.numel() > MAX_SPLIT_ROWS * weight.shape[1]
+        or weight.numel() < MIN_SPLIT_WEIGHT_ELEMENTS
+        or torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
+        or torch.is_autocast_enabled("cpu")
+        or torch.compiler.is_compiling()
+    ):
+        return 1
+    return max(1, min(torch.get_num_threads(), weight.shape[0] // MIN_ROWS_PER_THREAD))
+
+
+def split_linear(input: torch.Tensor, weight: torch.Tensor, bias, parts: int) -> torch.Tensor:
+    """``F.linear(input, weight, bias)`` as one batched product over ``parts`` blocks of weight rows."""
+    out_features, in_features = weight.shape
+    rows = input.numel() // in_features
+    flat = input.reshape(1, rows, in_features)
+    block = out_features // parts
+    even = block * parts  # rows beyond a whole number of blocks (an odd vocabulary) get a product of their own
+    whole = weight if even == out_features else weight[:even]
+    blocks = whole.view(parts, block, in_features).transpose(1, 2)  # [parts, in, block]
+    output = torch.bmm(flat.expand(parts, rows, in_features), blocks)  # [parts, rows, block]
+    output = output.transpose(0, 1).reshape(rows, even)
+    if even != out_features:
+        output = torch.cat((output, flat[0] @ weight[even:].T), dim=-1)
+    if bias is not None:
+        output = output + bias
+    return output.view(*input.shape[:-1], out_features)
+
+
+class ThreadedLinear(nn.Linear):
+    """``nn.Linear`` (same parameters, same saved names) with ``split_linear`` for few-row CPU inference products."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        parts = split_parts(input, self.weight)
+        if parts > 1:
+            return split_linear(input, self.weight, self.bias, parts)
+        return nn.functional.linear(input, self.weight, self.bias)

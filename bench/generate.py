@@ -3,6 +3,7 @@
 For each model (L: 18.9M, S: 4.1M), dtype and batch size, one run times, interleaved and repeated:
 
 - ``ours``: ``GreedyGenerator(tinylm).generate_ids`` (static KV cache, eager);
+- ``ours, F.linear products``: the same with ``ThreadedLinear``'s split products off (hf_tinylm/modeling/linear.py);
 - ``ours compiled`` (``--compile``): the same with the one-token step compiled by ``torch.compile``;
 - ``ours max-autotune`` (``--compile``): compiled with ``compile="max-autotune"`` (weights frozen into the step,
   inductor's CPU matrix kernels chosen by timing);
@@ -21,6 +22,7 @@ given as a fraction of the weight-streaming limit: a decoding step reads every w
 """
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -42,6 +44,7 @@ from conversion.llama import to_llama  # noqa: E402
 from hf_tinylm import TinyLMConfig, TinyLMForCausalLM  # noqa: E402
 from hf_tinylm.generation import GreedyGenerator  # noqa: E402
 from hf_tinylm.generation.decoding import COMPILE_MODES  # noqa: E402
+from hf_tinylm.modeling import linear  # noqa: E402
 
 try:  # the decoding loop before issue 13, kept while the two are compared
     from bench.legacy_static_decoder import LegacyStaticCacheDecoder  # noqa: E402
@@ -121,9 +124,32 @@ def first_difference(ids: torch.Tensor, reference: torch.Tensor) -> str:
     return f"ids differ from new token {int(differing[0]) - PROMPT_LENGTH + 1}"
 
 
+PLAIN_PRODUCTS = "ours, F.linear products"
+
+
+@contextlib.contextmanager
+def plain_products():
+    """TinyLM's projections as plain ``F.linear`` (``ThreadedLinear``'s split off): the threaded products' share."""
+    saved = linear.MIN_SPLIT_WEIGHT_ELEMENTS
+    linear.MIN_SPLIT_WEIGHT_ELEMENTS = float("inf")
+    try:
+        yield
+    finally:
+        linear.MIN_SPLIT_WEIGHT_ELEMENTS = saved
+
+
+def with_plain_products(method):
+    def call(ids, new_tokens):
+        with plain_products():
+            return method(ids, new_tokens)
+
+    return call
+
+
 def methods_for(tinylm, llama, compile_modes) -> dict:
     greedy = GreedyGenerator(tinylm, ignore_eos=True)
     methods = {"ours": lambda ids, n: greedy.generate_ids(ids, n)}
+    methods[PLAIN_PRODUCTS] = with_plain_products(greedy.generate_ids)
     if LegacyStaticCacheDecoder is not None:
         legacy = GreedyGenerator(tinylm, ignore_eos=True)
         legacy.decoder = LegacyStaticCacheDecoder(tinylm)
@@ -172,7 +198,7 @@ def run(args, on_row=None) -> list:
                 compile_seconds[name] = time.perf_counter() - start
         reference = outputs["Llama.generate"]
         assert reference.shape == (batch, PROMPT_LENGTH + args.new_tokens), reference.shape
-        for name in ("ours", "TinyLM.generate", "ours before (054b6e6)"):
+        for name in ("ours", PLAIN_PRODUCTS, "TinyLM.generate", "ours before (054b6e6)"):
             if name not in outputs:
                 continue
             assert torch.equal(outputs[name], reference), f"{name} ≠ Llama.generate ({model_name} {dtype_name})"

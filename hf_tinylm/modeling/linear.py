@@ -1,14 +1,16 @@
 """``ThreadedLinear``: ``nn.Linear`` whose few-row products on CPU run on every thread.
 
-A decoding step multiplies one row per sequence by each weight matrix. For such products torch's CPU backends run a
-matrix-vector kernel on one thread: the second core idles while the first streams the weights from memory, which is
-most of a small model's step. Viewing the weight's rows as ``parts`` blocks makes the product a batched one, which
-torch spreads over the threads, one block each. Every output is still the same dot product in the same kernel layout
-(``x @ w.T`` per block), so the numbers match ``F.linear`` (tests/hf_tinylm/test_linear.py); decoding gains
-1.2–1.5 × on 2 cores (docs/benchmarks.md "Run G").
+A decoding step multiplies one row per sequence by each weight matrix. For such products torch's CPU backend runs on
+one thread (on the 2-core machine, 2 threads time the same as 1): one core streams the weights from memory, which is
+most of a small model's step, while the other idles. Viewing the weight's rows as ``parts`` blocks makes the product
+a batched one, which torch spreads over the threads, one block each. Every output is still one dot product in the
+layout of ``x @ w.T``; the batched kernel may sum it in another order, so the numbers match ``F.linear`` to float32
+rounding (tests/hf_tinylm/test_linear.py). Speed: docs/benchmarks.md, run G and the step table of
+bench/small_matmul.py.
 
-Training, autocast, bfloat16, compiled graphs and larger products keep ``F.linear``: there torch's kernels already use
-every thread, bfloat16's batched kernel is slower here, and a compiled graph does better with the plain product.
+Training, autocast, bfloat16, GPUs, compiled graphs and larger products keep ``F.linear``: there torch's kernels
+already use every thread (or the device), bfloat16's batched kernel is slower than its plain one on this CPU, and a
+compiled graph does better with the plain product.
 """
 
 import torch
@@ -29,7 +31,10 @@ def split_parts(input: torch.Tensor, weight: torch.Tensor) -> int:
         or input.dtype != torch.float32
         or weight.dtype != torch.float32
         or input.numel() > MAX_SPLIT_ROWS * weight.shape[1]
+        or input.numel() == 0
+        or input.shape[-1] != weight.shape[1]  # F.linear says what is wrong
         or weight.numel() < MIN_SPLIT_WEIGHT_ELEMENTS
+        or not weight.is_contiguous()  # the row blocks are a view of the weight
         or torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
         or torch.is_autocast_enabled("cpu")
         or torch.compiler.is_compiling()

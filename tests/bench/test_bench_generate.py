@@ -18,5 +18,6 @@ def test_quick_generation_benchmark_runs_and_reports_identical_ids(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in table.read_text().splitlines() if line.startswith("| S |")]
     methods = [row.split(" | ")[3] for row in rows]
-    assert [name for name in methods if name != "ours before (054b6e6)"] == ["ours", "Llama.generate", "TinyLM.generate"]
+    expected = ["ours", "ours, F.linear products", "Llama.generate", "TinyLM.generate"]
+    assert [name for name in methods if name != "ours before (054b6e6)"] == expected
     assert all(row.split(" | ")[8] == "yes" for row in rows)

@@ -45,6 +45,10 @@ def test_split_path_is_taken_only_for_few_row_float32_inference_on_cpu(two_threa
         assert split_parts(one_token.bfloat16(), weight.bfloat16()) == 1
         assert split_parts(one_token, weight[: linear.MIN_ROWS_PER_THREAD]) == 1  # too few rows to hand out
         assert split_parts(one_token[..., :128], weight[:, :128]) == 1  # a weight that stays in cache
+        assert split_parts(one_token, weight.T.contiguous().T) == 1  # rows that are not one view
+        assert split_parts(one_token[:, :0], weight) == 1
+        with pytest.raises(RuntimeError, match="cannot be multiplied"):  # torch's own message for a wrong width
+            ThreadedLinear(256, 256)(one_token[..., :255])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert split_parts(one_token, weight) == 1
     with torch.no_grad():

@@ -119,7 +119,8 @@ class SelfAttention(nn.Module):
         self.is_causal = spec["is_causal"]
         self.attention_dropout = config.attention_dropout
         kv_size = self.num_key_value_heads * self.head_dim
-        self.c_attn = ThreadedLinear(config.hidden_size, self.num_heads * self.head_dim + 2 * kv_size, bias=spec["bias"])
+        qkv_size = self.num_heads * self.head_dim + 2 * kv_size
+        self.c_attn = ThreadedLinear(config.hidden_size, qkv_size, bias=spec["bias"])
         self.c_proj = ThreadedLinear(self.num_heads * self.head_dim, config.hidden_size, bias=spec["bias"])
         self.c_proj.is_residual_projection = True  # GPT-2 init scales these down with depth
         scheme = POSITIONAL_ENCODINGS.get(config.positional_encoding_type, "positional_encoding_type")

@@ -22,7 +22,6 @@ given as a fraction of the weight-streaming limit: a decoding step reads every w
 """
 
 import argparse
-import contextlib
 import os
 import platform
 import statistics
@@ -127,21 +126,16 @@ def first_difference(ids: torch.Tensor, reference: torch.Tensor) -> str:
 PLAIN_PRODUCTS = "ours, F.linear products"
 
 
-@contextlib.contextmanager
-def plain_products():
-    """TinyLM's projections as plain ``F.linear`` (``ThreadedLinear``'s split off): the threaded products' share."""
-    saved = linear.MIN_SPLIT_WEIGHT_ELEMENTS
-    linear.MIN_SPLIT_WEIGHT_ELEMENTS = float("inf")
-    try:
-        yield
-    finally:
-        linear.MIN_SPLIT_WEIGHT_ELEMENTS = saved
-
-
 def with_plain_products(method):
+    """``method`` with TinyLM's projections as plain ``F.linear`` (``ThreadedLinear``'s split off)."""
+
     def call(ids, new_tokens):
-        with plain_products():
+        saved = linear.MIN_SPLIT_WEIGHT_ELEMENTS
+        linear.MIN_SPLIT_WEIGHT_ELEMENTS = float("inf")
+        try:
             return method(ids, new_tokens)
+        finally:
+            linear.MIN_SPLIT_WEIGHT_ELEMENTS = saved
 
     return call
 

@@ -29,7 +29,8 @@ _BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _BENCH_DIR]
 sys.path.insert(0, os.path.dirname(_BENCH_DIR))
 
-from hf_tinylm.modeling.linear import split_linear, split_parts  # noqa: E402
+from bench.generate import MODELS  # noqa: E402
+from hf_tinylm.modeling.linear import threaded_linear  # noqa: E402
 
 # (in features, out features) of the products in one decoding step of bench/generate.py's models.
 SHAPES = [(256, 384), (256, 256), (256, 768), (768, 256), (256, 4096), (256, 50257)]
@@ -60,7 +61,7 @@ def step_passes(shapes: list, batch: int, passes: int) -> dict:
     tokens = {size: torch.randn(batch, size, generator=generator) for size in {shape[0] for shape in shapes}}
     methods = {
         "F.linear": lambda token, weight: F.linear(token, weight),
-        "threaded": lambda token, weight: split_linear(token, weight, None, split_parts(token, weight)),
+        "threaded": lambda token, weight: threaded_linear(token, weight),
     }
     seconds = {name: [] for name in methods}
     with torch.inference_mode():
@@ -95,8 +96,9 @@ def main(argv=None):
     print(f"\nOne float32 decoding step's products, batch {args.batch}, each weight once per pass:")
     print("| model | F.linear µs (best / median) | threaded µs (best / median) | speed-up (best / median) |")
     print("|---|---|---|---|")
-    for model, (num_layers, vocab_size) in {"S": (4, 4096), "L": (8, 50257)}.items():
-        seconds = step_passes(step_shapes(num_layers, vocab_size), args.batch, args.passes)
+    for model in ("S", "L"):
+        shapes = step_shapes(MODELS[model]["num_layers"], MODELS[model]["vocab_size"])
+        seconds = step_passes(shapes, args.batch, args.passes)
         plain, threaded = seconds["F.linear"], seconds["threaded"]
         best = (min(plain) * 1e6, min(threaded) * 1e6)
         median = (statistics.median(plain) * 1e6, statistics.median(threaded) * 1e6)

@@ -61,11 +61,16 @@ def split_linear(input: torch.Tensor, weight: torch.Tensor, bias, parts: int) ->
     return output.view(*input.shape[:-1], out_features)
 
 
+def threaded_linear(input: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """``F.linear``, with ``split_linear`` where ``split_parts`` finds more than one block."""
+    parts = split_parts(input, weight)
+    if parts > 1:
+        return split_linear(input, weight, bias, parts)
+    return nn.functional.linear(input, weight, bias)
+
+
 class ThreadedLinear(nn.Linear):
-    """``nn.Linear`` (same parameters, same saved names) with ``split_linear`` for few-row CPU inference products."""
+    """``nn.Linear`` (same parameters, same saved names) computed by ``threaded_linear``."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        parts = split_parts(input, self.weight)
-        if parts > 1:
-            return split_linear(input, self.weight, self.bias, parts)
-        return nn.functional.linear(input, self.weight, self.bias)
+        return threaded_linear(input, self.weight, self.bias)

@@ -181,7 +181,6 @@ def test_a_model_saved_with_its_code_takes_the_static_path(tmp_path):
     assert torch.equal(ours(reloaded, ids, mask), hf_greedy(model, ids, mask))
 
 
-
 def test_generate_reads_the_stored_forward_signature(monkeypatch):
     """generate() asks for the forward's signature at every step (TinyLM counts as remote code): the class stores it,
     so inspect does not rebuild it from the function each time."""
@@ -201,6 +200,7 @@ def test_generate_reads_the_stored_forward_signature(monkeypatch):
     assert hf_greedy(model, ids, mask).shape[0] == ids.shape[0]
     assert rebuilt and "TinyLMForCausalLM.forward" not in rebuilt
     assert "cache" in inspect.signature(model.forward).parameters
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme, dtype", [("rope", torch.float32), ("alibi", torch.float32), ("rope", torch.bfloat16)])

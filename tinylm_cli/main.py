@@ -16,6 +16,7 @@ from .arguments import CommandLineParser
 from .compare import add_compare_subparser
 from .demo import add_demo_subparser
 from .generate import add_generate_subparser
+from .interrupts import watching_interrupts
 from .train import add_train_subparser
 
 # (name, the function that adds its subparser), in help order.
@@ -54,19 +55,24 @@ def _one_line(error: BaseException) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        print(f"tinylm {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # every failure is one line; --debug shows where it came from
-        if args.debug:
-            raise
-        user_error = isinstance(error, USER_ERRORS)
-        kind = "error" if user_error else f"unexpected {type(error).__name__}"
-        hint = "" if user_error else " (run with --debug for the traceback)"
-        print(f"tinylm {args.command}: {kind}: {_one_line(error)}{hint}", file=sys.stderr)
-        return 2 if user_error else 1
+    with watching_interrupts() as interrupts:
+        try:
+            return args.handler(args)
+        except KeyboardInterrupt:
+            print(f"tinylm {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as error:  # every failure is one line; --debug shows where it came from
+            if args.debug:
+                raise
+            if interrupts.received:  # a library turned the KeyboardInterrupt into its own error
+                print(f"tinylm {args.command}: interrupted ({type(error).__name__}: {_one_line(error)})",
+                      file=sys.stderr)
+                return 130
+            user_error = isinstance(error, USER_ERRORS)
+            kind = "error" if user_error else f"unexpected {type(error).__name__}"
+            hint = "" if user_error else " (run with --debug for the traceback)"
+            print(f"tinylm {args.command}: {kind}: {_one_line(error)}{hint}", file=sys.stderr)
+            return 2 if user_error else 1
 
 
 if __name__ == "__main__":

@@ -106,8 +106,8 @@ def test_a_signal_early_in_a_real_compare_leaves_the_old_out_and_no_debris(tmp_p
         time.sleep(0.01)
     assert run_folder.exists(), process.communicate()[1][-2000:]
     process.send_signal(SIGNALS[sig])
-    process.communicate(timeout=120)
-    assert process.returncode == (130 if sig == "SIGINT" else -9) and is_old(out)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == (130 if sig == "SIGINT" else -9) and is_old(out), err[-2000:]
     # The next run (refused: --out exists) first deletes a run folder that holds nothing worth continuing.
     again = run_tinylm("compare", "--out", out, "--quick")
     assert again.returncode == 2 and "--force" in again.stderr and is_old(out)

@@ -394,7 +394,7 @@ def test_a_signal_before_the_first_checkpoint_leaves_the_old_output_and_no_debri
         return
     assert os.listdir(out) == ["marker"]
     if sig == signal.SIGINT:
-        assert process.returncode == 130 and "tinylm train: interrupted" in err and not run_folder.exists()
+        assert process.returncode == 130 and "tinylm train: interrupted" in err and not run_folder.exists(), err[-2000:]
     refused = subprocess.run(_cli(config, "--output", str(out)), env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and "--force" in refused.stderr and os.listdir(out) == ["marker"]
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []

@@ -118,3 +118,33 @@ def test_failures_are_one_line_with_documented_exit_codes(capsys, monkeypatch, t
     monkeypatch.setattr(generate_cli, "run_generate", raising(RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", "generate", str(tmp_path), "--prompt", "x"])
+
+
+def test_a_ctrl_c_that_a_library_wraps_in_its_own_error_is_still_an_interruption(capsys, monkeypatch, tmp_path):
+    import signal
+    import time
+
+    import hf_tinylm.generation.cli as generate_cli
+
+    def wrapping_library(args):  # what an extension's init or a worker pool may do with the KeyboardInterrupt
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs at once; sleep is where it would run at the latest
+        except KeyboardInterrupt as interrupt:
+            raise RuntimeError("worker failed") from interrupt
+        raise AssertionError("SIGINT did not raise KeyboardInterrupt")
+
+    monkeypatch.setattr(generate_cli, "run_generate", wrapping_library)
+    assert main(["generate", str(tmp_path), "--prompt", "x"]) == 130
+    assert capsys.readouterr().err.strip() == "tinylm generate: interrupted (RuntimeError: worker failed)"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the command
+    # The same error without a SIGINT is a failure, and a SIGINT the caller ignores stays ignored.
+    monkeypatch.setattr(generate_cli, "run_generate", lambda args: (_ for _ in ()).throw(RuntimeError("worker failed")))
+    assert main(["generate", str(tmp_path), "--prompt", "x"]) == 1
+    capsys.readouterr()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert main(["generate", str(tmp_path), "--prompt", "x"]) == 1
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -5,7 +5,8 @@ batch 1, greedy) this measures the per-token decoding speed once the context hol
 C - 32 tokens is read (not timed), then 32 tokens are generated and timed, with
 
 - ``static cache``: our decoding loop (keys and values preallocated for the whole generation);
-- ``dynamic cache``: the model's forward with transformers' ``DynamicCache`` (what ``model.generate`` uses);
+- ``dynamic cache``: the model's forward with transformers' ``DynamicCache`` (what ``model.generate`` gives models
+  without a cache of their own; TinyLM's gets the static one);
 - ``no cache``: the model's forward over the whole sequence at every step.
 
     python bench/cache_study.py                # table on stdout, plot in docs/generation_cache_study.png

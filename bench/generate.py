@@ -8,7 +8,7 @@ For each model (L: 18.9M, S: 4.1M), dtype and batch size, one run times, interle
 - ``ours max-autotune`` (``--compile``): compiled with ``compile="max-autotune"`` (weights frozen into the step,
   inductor's CPU matrix kernels chosen by timing);
 - ``Llama.generate``: transformers' Llama with TinyLM's weights copied in, ``generate(do_sample=False)``;
-- ``TinyLM.generate``: our model under transformers' ``generate`` (dynamic cache).
+- ``TinyLM.generate``: our model under transformers' ``generate`` (which gives it our ``StaticKVCache``).
 
 The token ids of the eager methods are asserted identical (same weights, same arithmetic); the compiled
 loops' ids are compared and reported. Each figure is also

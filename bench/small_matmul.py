@@ -29,7 +29,7 @@ _BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [path for path in sys.path if os.path.abspath(path or ".") != _BENCH_DIR]
 sys.path.insert(0, os.path.dirname(_BENCH_DIR))
 
-from bench.generate import MODELS  # noqa: E402
+from bench.generate import MODELS, build_tinylm  # noqa: E402
 from hf_tinylm.modeling.linear import threaded_linear  # noqa: E402
 
 # (in features, out features) of the products in one decoding step of bench/generate.py's models.
@@ -48,17 +48,17 @@ def microseconds_per_call(weight: torch.Tensor, token: torch.Tensor, calls: int,
     return best * 1e6
 
 
-def step_shapes(num_layers: int, vocab_size: int) -> list:
-    """(in, out) of every product in one decoding step: per layer q|k|v, output, gate, up, down; then the head."""
-    layer = [(256, 384), (256, 256), (256, 768), (256, 768), (768, 256)]
-    return layer * num_layers + [(256, vocab_size)]
+def step_weights(model_name: str) -> list:
+    """The weight of every product in one decoding step of bench/generate.py's model (the projections of each
+    layer, then the head), taken from the model itself."""
+    model = build_tinylm(**MODELS[model_name])
+    return [module.weight.detach() for module in model.modules() if isinstance(module, torch.nn.Linear)]
 
 
-def step_passes(shapes: list, batch: int, passes: int) -> dict:
+def step_passes(weights: list, batch: int, passes: int) -> dict:
     """Seconds per pass over every weight of a step, plain product against the threaded one, interleaved."""
     generator = torch.Generator().manual_seed(0)
-    weights = [torch.randn(out_features, in_features, generator=generator) for in_features, out_features in shapes]
-    tokens = {size: torch.randn(batch, size, generator=generator) for size in {shape[0] for shape in shapes}}
+    tokens = {size: torch.randn(batch, size, generator=generator) for size in {weight.shape[1] for weight in weights}}
     methods = {
         "F.linear": lambda token, weight: F.linear(token, weight),
         "threaded": lambda token, weight: threaded_linear(token, weight),
@@ -97,8 +97,7 @@ def main(argv=None):
     print("| model | F.linear µs (best / median) | threaded µs (best / median) | speed-up (best / median) |")
     print("|---|---|---|---|")
     for model in ("S", "L"):
-        shapes = step_shapes(MODELS[model]["num_layers"], MODELS[model]["vocab_size"])
-        seconds = step_passes(shapes, args.batch, args.passes)
+        seconds = step_passes(step_weights(model), args.batch, args.passes)
         plain, threaded = seconds["F.linear"], seconds["threaded"]
         best = (min(plain) * 1e6, min(threaded) * 1e6)
         median = (statistics.median(plain) * 1e6, statistics.median(threaded) * 1e6)

@@ -26,14 +26,15 @@ MIN_SPLIT_WEIGHT_ELEMENTS = 1 << 16
 
 def split_parts(input: torch.Tensor, weight: torch.Tensor) -> int:
     """How many row blocks ``input @ weight.T`` is split into; 1 when the plain product is the better call."""
+    # Cheapest tests first: a decoding step asks this of every projection.
     if (
-        input.device.type != "cpu"
+        input.numel() > MAX_SPLIT_ROWS * weight.shape[1]
+        or weight.numel() < MIN_SPLIT_WEIGHT_ELEMENTS
+        or input.numel() == 0
+        or not input.is_cpu
         or input.dtype != torch.float32
         or weight.dtype != torch.float32
-        or input.numel() > MAX_SPLIT_ROWS * weight.shape[1]
-        or input.numel() == 0
         or input.shape[-1] != weight.shape[1]  # F.linear says what is wrong
-        or weight.numel() < MIN_SPLIT_WEIGHT_ELEMENTS
         or not weight.is_contiguous()  # the row blocks are a view of the weight
         or torch.is_grad_enabled() and (input.requires_grad or weight.requires_grad)
         or torch.is_autocast_enabled("cpu")
@@ -47,15 +48,17 @@ def split_linear(input: torch.Tensor, weight: torch.Tensor, bias, parts: int) ->
     """``F.linear(input, weight, bias)`` as one batched product over ``parts`` blocks of weight rows."""
     out_features, in_features = weight.shape
     rows = input.numel() // in_features
-    flat = input.reshape(1, rows, in_features)
+    flat = input.reshape(rows, in_features)
     block = out_features // parts
     even = block * parts  # rows beyond a whole number of blocks (an odd vocabulary) get a product of their own
     whole = weight if even == out_features else weight[:even]
     blocks = whole.view(parts, block, in_features).transpose(1, 2)  # [parts, in, block]
     output = torch.bmm(flat.expand(parts, rows, in_features), blocks)  # [parts, rows, block]
-    output = output.transpose(0, 1).reshape(rows, even)
+    if rows > 1:  # one row's blocks already lie side by side
+        output = output.transpose(0, 1)
+    output = output.reshape(rows, even)
     if even != out_features:
-        output = torch.cat((output, flat[0] @ weight[even:].T), dim=-1)
+        output = torch.cat((output, flat @ weight[even:].T), dim=-1)
     if bias is not None:
         output = output + bias
     return output.view(*input.shape[:-1], out_features)

@@ -45,23 +45,30 @@ def split_parts(input: torch.Tensor, weight: torch.Tensor) -> int:
 
 
 def split_linear(input: torch.Tensor, weight: torch.Tensor, bias, parts: int) -> torch.Tensor:
-    """``F.linear(input, weight, bias)`` as one batched product over ``parts`` blocks of weight rows."""
+    """``F.linear(input, weight, bias)`` as one batched product over ``parts`` blocks of weight rows.
+
+    The operands are built as strided views (one call each rather than two or three view calls): in a one-token
+    decoding step every torch call costs microseconds, and a step makes this product for every projection."""
+    if not weight.is_contiguous():  # split_parts never asks for it; the strided view below would misread one
+        raise ValueError(f"split_linear needs a contiguous weight, got strides {weight.stride()}")
     out_features, in_features = weight.shape
     rows = input.numel() // in_features
-    flat = input.reshape(rows, in_features)
     block = out_features // parts
     even = block * parts  # rows beyond a whole number of blocks (an odd vocabulary) get a product of their own
-    whole = weight if even == out_features else weight[:even]
-    blocks = whole.view(parts, block, in_features).transpose(1, 2)  # [parts, in, block]
-    output = torch.bmm(flat.expand(parts, rows, in_features), blocks)  # [parts, rows, block]
+    # Block p, read as [in, block]: weight rows p * block ... (p + 1) * block - 1, transposed (the weight is contiguous).
+    blocks = weight.as_strided((parts, in_features, block), (block * in_features, 1, in_features))
+    if input.is_contiguous():
+        shared = input.as_strided((parts, rows, in_features), (0, in_features, 1))  # every block reads the same rows
+    else:
+        shared = input.reshape(rows, in_features).expand(parts, rows, in_features)
+    output = torch.bmm(shared, blocks)  # [parts, rows, block]
     if rows > 1:  # one row's blocks already lie side by side
         output = output.transpose(0, 1)
-    output = output.reshape(rows, even)
     if even != out_features:
-        output = torch.cat((output, flat @ weight[even:].T), dim=-1)
+        output = torch.cat((output.reshape(rows, even), shared[0] @ weight[even:].T), dim=-1)
     if bias is not None:
-        output = output + bias
-    return output.view(*input.shape[:-1], out_features)
+        output = output.reshape(rows, out_features) + bias
+    return output.reshape(*input.shape[:-1], out_features)
 
 
 def threaded_linear(input: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:

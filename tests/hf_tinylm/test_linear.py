@@ -35,6 +35,30 @@ def test_split_product_equals_f_linear(parts, out_features, shape, bias):
     torch.testing.assert_close(actual, expected)
 
 
+@pytest.mark.parametrize("out_features", [192, 97], ids=["whole-blocks", "remainder-rows"])
+def test_split_product_reads_views_where_they_lie(out_features):
+    """The blocks are strided views of the operands' storage: a weight and an input that start inside a larger
+    tensor (a storage offset), and an input whose rows are not contiguous (the last position of a prompt, as the
+    head reads it), give F.linear's numbers too."""
+    generator = torch.Generator().manual_seed(1)
+    storage = torch.randn(out_features + 10, 64, generator=generator)
+    weight = storage[7 : 7 + out_features]  # contiguous, offset by 7 rows
+    hidden = torch.randn(3, 8, 64, generator=generator)
+    inputs = {
+        "offset rows": hidden[1, 2:4],  # contiguous [2, 64], offset into `hidden`
+        "last positions": hidden[:, -1:, :],  # [3, 1, 64], rows 8 positions apart
+    }
+    with torch.inference_mode():
+        for name, x in inputs.items():
+            assert x.is_contiguous() == (name == "offset rows")
+            for parts in (2, 3):
+                torch.testing.assert_close(
+                    split_linear(x, weight, None, parts), torch.nn.functional.linear(x, weight), msg=name
+                )
+        with pytest.raises(ValueError, match="contiguous weight"):
+            split_linear(hidden[0], weight.T.contiguous().T, None, 2)
+
+
 def test_split_path_is_taken_only_for_few_row_float32_inference_on_cpu(two_threads):
     weight = torch.nn.Parameter(torch.randn(256, 256))
     one_token = torch.randn(1, 1, 256)

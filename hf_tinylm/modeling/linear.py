@@ -5,7 +5,7 @@ one thread (on the 2-core machine, 2 threads time the same as 1): one core strea
 most of a small model's step, while the other idles. Viewing the weight's rows as ``parts`` blocks makes the product
 a batched one, which torch spreads over the threads, one block each. Every output is still one dot product in the
 layout of ``x @ w.T``; the batched kernel may sum it in another order, so the numbers match ``F.linear`` to float32
-rounding (tests/hf_tinylm/test_linear.py). Speed: docs/benchmarks.md, run G and the step table of
+rounding (tests/hf_tinylm/test_linear.py). Speed: docs/benchmarks.md, runs G to J and the step table of
 bench/small_matmul.py.
 
 Training, autocast, bfloat16, GPUs, compiled graphs and larger products keep ``F.linear``: there torch's kernels

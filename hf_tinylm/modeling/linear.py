@@ -55,7 +55,7 @@ def split_linear(input: torch.Tensor, weight: torch.Tensor, bias, parts: int) ->
     rows = input.numel() // in_features
     block = out_features // parts
     even = block * parts  # rows beyond a whole number of blocks (an odd vocabulary) get a product of their own
-    # Block p, read as [in, block]: weight rows p * block ... (p + 1) * block - 1, transposed (the weight is contiguous).
+    # Block p, read as [in, block]: weight rows p * block to (p + 1) * block - 1, transposed (the weight is contiguous).
     blocks = weight.as_strided((parts, in_features, block), (block * in_features, 1, in_features))
     if input.is_contiguous():
         shared = input.as_strided((parts, rows, in_features), (0, in_features, 1))  # every block reads the same rows
